@@ -37,7 +37,9 @@ def test_prompt_capture_matches_output_hidden_states(tiny_pair):
         for slot in range(n_blocks):
             for name in ("t_inst", "t_post"):
                 expected = hidden_states[slot][0, getattr(encoded, name)]
-                torch.testing.assert_close(captured[name][row, slot], expected, atol=1e-4, rtol=1e-4)
+                torch.testing.assert_close(
+                    captured[name][row, slot], expected, atol=1e-4, rtol=1e-4
+                )
 
 
 def test_last_slot_is_block_output_before_final_norm(tiny_pair):
@@ -68,7 +70,9 @@ def test_response_mean_matches_manual_mean(tiny_pair):
     for row, (prompt, response) in enumerate(pairs):
         encoded = chat.encode_pair(prompt, response)
         with torch.no_grad():
-            hidden = model(input_ids=torch.tensor([encoded.input_ids]), output_hidden_states=True).hidden_states
+            hidden = model(
+                input_ids=torch.tensor([encoded.input_ids]), output_hidden_states=True
+            ).hidden_states
         start = encoded.response_start
         stop = min(start + first_k, len(encoded.input_ids))
         for slot in range(len(hidden) - 1):

@@ -31,8 +31,10 @@ def test_formatting_matches_the_tokenizers_own_template(tiny_pair):
 def test_template_tokens_after_inst_is_constant_across_prompts(tiny_pair):
     _, tokenizer = tiny_pair
     chat = ChatFormat(tokenizer)
-    gaps = {chat.encode(text).t_post - chat.encode(text).t_inst
-            for text in ["Hi there", "Write a longer request about cake", "ok"]}
+    gaps = {
+        chat.encode(text).t_post - chat.encode(text).t_inst
+        for text in ["Hi there", "Write a longer request about cake", "ok"]
+    }
     assert gaps == {chat.template_tokens_after_inst}
     assert chat.template_tokens_after_inst >= 1
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -35,8 +35,16 @@ LLAMA3_TEMPLATE = (
 )
 
 SPECIAL_TOKENS = [
-    "<pad>", "<bos>", "<eos>", "<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>",
-    "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>",
+    "<pad>",
+    "<bos>",
+    "<eos>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<start_of_turn>",
+    "<end_of_turn>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eot_id|>",
 ]
 _CORPUS = [
     "Write a short poem about the sea and the sky.",
@@ -49,7 +57,7 @@ _CORPUS = [
 ]
 
 
-@lru_cache(maxsize=None)
+@cache
 def _trained_tokenizer_json() -> str:
     tok = Tokenizer(models.BPE(unk_token=None))
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)

@@ -9,7 +9,7 @@ stopped right after the deepest requested slot so the LM head is never computed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -94,7 +94,9 @@ def residual_hooks(
     try:
         for slot in wanted:
             if slot < n_blocks:
-                handles.append(blocks[slot].register_forward_pre_hook(pre_hook(slot), with_kwargs=True))
+                handles.append(
+                    blocks[slot].register_forward_pre_hook(pre_hook(slot), with_kwargs=True)
+                )
             else:
                 handles.append(blocks[n_blocks - 1].register_forward_hook(post_hook))
         yield
@@ -114,7 +116,7 @@ def capture(
     desc: str = "capturing",
     progress: bool = True,
 ) -> dict[str, torch.Tensor]:
-    """Run ``encodings`` through ``model`` and return ``{name: [N, len(slots), hidden]}`` (float32, CPU)."""
+    """Run ``encodings`` through ``model``; returns ``{name: [N, len(slots), hidden]}`` on CPU."""
     if not encodings:
         raise ValueError("cannot capture activations of an empty prompt set")
     device = next(model.parameters()).device
@@ -139,11 +141,12 @@ def capture(
             for name in spec.reducers:
                 current[name] = torch.empty(len(rows), len(spec.slots), _hidden_size(model))
             batch_on_device = batch.to(device)
-            try:
-                model(input_ids=batch_on_device.input_ids, attention_mask=batch_on_device.attention_mask,
-                      use_cache=False)
-            except _StopForward:
-                pass
+            with suppress(_StopForward):
+                model(
+                    input_ids=batch_on_device.input_ids,
+                    attention_mask=batch_on_device.attention_mask,
+                    use_cache=False,
+                )
             for name, values in current.items():
                 if name not in outputs:
                     outputs[name] = torch.empty(len(encodings), len(spec.slots), values.shape[-1])
@@ -166,8 +169,15 @@ def capture_prompts(
     """Residuals at ``positions`` for each prompt: ``{position: [N, slots, hidden]}``."""
     encodings = [chat.encode(text) for text in prompts]
     spec = CaptureSpec({name: at_position(name) for name in positions}, _slots(model, slots))
-    return capture(model, encodings, spec, pad_token_id=_pad_id(chat), batch_size=batch_size,
-                   desc="prompt residuals", progress=progress)
+    return capture(
+        model,
+        encodings,
+        spec,
+        pad_token_id=_pad_id(chat),
+        batch_size=batch_size,
+        desc="prompt residuals",
+        progress=progress,
+    )
 
 
 def capture_responses(
@@ -184,13 +194,24 @@ def capture_responses(
     encodings = [chat.encode_pair(prompt, response) for prompt, response in pairs]
     # Tokens past the window cannot affect it (causal attention), so they are dropped up front.
     encodings = [
-        EncodedPrompt(item.input_ids[: item.response_start + first_k], item.t_inst, item.t_post,
-                      item.response_start)
+        EncodedPrompt(
+            item.input_ids[: item.response_start + first_k],
+            item.t_inst,
+            item.t_post,
+            item.response_start,
+        )
         for item in encodings
     ]
     spec = CaptureSpec({"response": response_mean(first_k)}, _slots(model, slots))
-    return capture(model, encodings, spec, pad_token_id=_pad_id(chat), batch_size=batch_size,
-                   desc="response residuals", progress=progress)["response"]
+    return capture(
+        model,
+        encodings,
+        spec,
+        pad_token_id=_pad_id(chat),
+        batch_size=batch_size,
+        desc="response residuals",
+        progress=progress,
+    )["response"]
 
 
 def all_slots(model: nn.Module) -> tuple[int, ...]:

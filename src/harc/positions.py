@@ -46,9 +46,18 @@ class Batch:
     response_mask: torch.Tensor  # 1 on response tokens, 0 elsewhere
 
     def to(self, device: torch.device | str) -> Batch:
-        return Batch(*(tensor.to(device) for tensor in (
-            self.input_ids, self.attention_mask, self.t_inst, self.t_post, self.response_mask
-        )))
+        return Batch(
+            *(
+                tensor.to(device)
+                for tensor in (
+                    self.input_ids,
+                    self.attention_mask,
+                    self.t_inst,
+                    self.t_post,
+                    self.response_mask,
+                )
+            )
+        )
 
 
 class ChatFormat:
@@ -67,7 +76,7 @@ class ChatFormat:
 
     @property
     def template_tokens_after_inst(self) -> int:
-        """P: the number of template tokens between t_inst and t_post (measured on a placeholder)."""
+        """P: template tokens between t_inst and t_post, measured on a placeholder prompt."""
         encoded = self.encode("Hello")
         return encoded.t_post - encoded.t_inst
 
@@ -81,11 +90,17 @@ class ChatFormat:
         inst_end_char = len(self.prefix) + len(text) - 1
         ids, offsets = _tokenize_with_offsets(self.tokenizer, formatted)
         t_inst = max(
-            (index for index, (start, end) in enumerate(offsets) if start <= inst_end_char and end > start),
+            (
+                index
+                for index, (start, end) in enumerate(offsets)
+                if start <= inst_end_char and end > start
+            ),
             default=None,
         )
         if t_inst is None:
-            raise ChatTemplateError(f"could not locate the user text in the tokens of {text[:60]!r}")
+            raise ChatTemplateError(
+                f"could not locate the user text in the tokens of {text[:60]!r}"
+            )
         encoded = EncodedPrompt(input_ids=ids, t_inst=t_inst, t_post=len(ids) - 1)
         self._check_length(encoded, len(ids), text)
         return encoded
@@ -101,7 +116,9 @@ class ChatFormat:
         ids = encoded.input_ids + response_ids
         if self.max_length is not None:
             ids = ids[: self.max_length]
-        return EncodedPrompt(ids, encoded.t_inst, encoded.t_post, response_start=len(encoded.input_ids))
+        return EncodedPrompt(
+            ids, encoded.t_inst, encoded.t_post, response_start=len(encoded.input_ids)
+        )
 
     def _check_length(self, encoded: EncodedPrompt, length: int, text: str) -> None:
         if self.max_length is None or length <= self.max_length:
@@ -131,7 +148,7 @@ def collate(encodings: Sequence[EncodedPrompt], pad_token_id: int) -> Batch:
         t_inst[row] = item.t_inst + pad
         t_post[row] = item.t_post + pad
         if item.response_start is not None:
-            response_mask[row, pad + item.response_start:] = 1
+            response_mask[row, pad + item.response_start :] = 1
     return Batch(input_ids, attention_mask, t_inst, t_post, response_mask)
 
 
@@ -141,7 +158,8 @@ def _split_template(
     if raw_template is not None:
         if raw_template.count(RAW_TEMPLATE_FIELD) != 1:
             raise ChatTemplateError(
-                f"a raw template must contain {RAW_TEMPLATE_FIELD} exactly once, got {raw_template!r}"
+                f"a raw template must contain {RAW_TEMPLATE_FIELD} exactly once, "
+                f"got {raw_template!r}"
             )
         prefix, suffix = raw_template.split(RAW_TEMPLATE_FIELD)
         return prefix, suffix
@@ -161,7 +179,9 @@ def _split_template(
         )
     prefix, suffix = rendered.split(PLACEHOLDER)
     if not suffix:
-        raise ChatTemplateError("the chat template adds nothing after the user text, so t_post == t_inst")
+        raise ChatTemplateError(
+            "the chat template adds nothing after the user text, so t_post == t_inst"
+        )
     return prefix, suffix
 
 

@@ -17,8 +17,14 @@ from harc.errors import DirectionError
 from harc.io import atomic_path, write_json_atomic
 
 _TENSOR_FIELDS = (
-    "harm", "refusal", "harm_norm", "refusal_norm",
-    "harm_resp", "refusal_resp", "harm_resp_norm", "refusal_resp_norm",
+    "harm",
+    "refusal",
+    "harm_norm",
+    "refusal_norm",
+    "harm_resp",
+    "refusal_resp",
+    "harm_resp_norm",
+    "refusal_resp_norm",
 )
 SIDECAR_SUFFIX = ".json"
 
@@ -50,7 +56,9 @@ class DirectionSet:
         for name in ("harm_resp", "refusal_resp"):
             value = getattr(self, name)
             if value is not None and value.shape != self.harm.shape:
-                raise DirectionError(f"{name} has shape {tuple(value.shape)}, expected {tuple(self.harm.shape)}")
+                raise DirectionError(
+                    f"{name} has shape {tuple(value.shape)}, expected {tuple(self.harm.shape)}"
+                )
 
     @property
     def num_slots(self) -> int:
@@ -65,7 +73,9 @@ class DirectionSet:
         return self.harm_resp is not None and self.refusal_resp is not None
 
     def tensors(self) -> dict[str, torch.Tensor]:
-        return {name: getattr(self, name) for name in _TENSOR_FIELDS if getattr(self, name) is not None}
+        return {
+            name: getattr(self, name) for name in _TENSOR_FIELDS if getattr(self, name) is not None
+        }
 
     def with_response(self, response: dict[str, torch.Tensor]) -> DirectionSet:
         return dataclasses.replace(self, **response)
@@ -77,11 +87,22 @@ class DirectionSet:
     def save(self, path: str | Path) -> Path:
         """Write ``<path>.safetensors`` and ``<path>.json``; returns the safetensors path."""
         target = _with_suffix(Path(path))
-        tensors = {name: value.detach().float().contiguous().cpu() for name, value in self.tensors().items()}
+        tensors = {
+            name: value.detach().float().contiguous().cpu()
+            for name, value in self.tensors().items()
+        }
         with atomic_path(target) as tmp:
-            save_file(tensors, str(tmp), metadata={"format": "harc-directions", "harc_version": harc.__version__})
-        sidecar = {"harc_version": harc.__version__, "num_slots": self.num_slots,
-                   "hidden_size": self.hidden_size, **self.metadata}
+            save_file(
+                tensors,
+                str(tmp),
+                metadata={"format": "harc-directions", "harc_version": harc.__version__},
+            )
+        sidecar = {
+            "harc_version": harc.__version__,
+            "num_slots": self.num_slots,
+            "hidden_size": self.hidden_size,
+            **self.metadata,
+        }
         write_json_atomic(target.with_suffix(SIDECAR_SUFFIX), sidecar)
         return target
 
@@ -90,7 +111,9 @@ class DirectionSet:
         """Load a direction file written by :meth:`save`. Only safetensors are accepted."""
         target = _with_suffix(Path(path))
         if target.suffix != ".safetensors":
-            raise DirectionError(f"{target}: directions are read from .safetensors only (no pickles)")
+            raise DirectionError(
+                f"{target}: directions are read from .safetensors only (no pickles)"
+            )
         if not target.exists():
             raise DirectionError(f"{target}: no such direction file")
         try:
@@ -114,4 +137,8 @@ class DirectionSet:
 
 
 def _with_suffix(path: Path) -> Path:
-    return path if path.suffix in {".safetensors", ".pt", ".bin", ".pkl"} else path.with_suffix(".safetensors")
+    return (
+        path
+        if path.suffix in {".safetensors", ".pt", ".bin", ".pkl"}
+        else path.with_suffix(".safetensors")
+    )

@@ -12,22 +12,40 @@ from harc.directions.direction_set import DirectionSet
 from harc.errors import DirectionError
 from harc.positions import ChatFormat
 
+_DEGENERATE_GAP = 1e-6  # relative to the typical activation norm at that slot
 
-def mean_difference(positive: torch.Tensor, negative: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+
+def mean_difference(
+    positive: torch.Tensor, negative: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Unit direction and raw norm of ``mean(positive) - mean(negative)`` per slot.
 
-    Inputs are ``[N, slots, hidden]``; outputs ``[slots, hidden]`` and ``[slots]``.
+    Inputs are ``[N, slots, hidden]``; outputs ``[slots, hidden]`` and ``[slots]``. Slots where the
+    two means coincide get a zero direction and norm; if every slot does, it is an error.
     """
     if positive.shape[0] == 0 or negative.shape[0] == 0:
         raise DirectionError(
-            f"difference of means needs two non-empty sets, got {positive.shape[0]} and {negative.shape[0]}"
+            "difference of means needs two non-empty sets, got "
+            f"{positive.shape[0]} and {negative.shape[0]}"
         )
     gap = positive.double().mean(dim=0) - negative.double().mean(dim=0)
     norm = gap.norm(dim=-1)
-    if bool((norm == 0).any()):
-        zero_slots = torch.nonzero(norm == 0).flatten().tolist()
-        raise DirectionError(f"the two sets have identical means at slots {zero_slots}: no direction")
-    return (gap / norm.unsqueeze(-1)).float(), norm.float()
+    degenerate = norm <= _DEGENERATE_GAP * positive.double().norm(dim=-1).mean(dim=0).clamp_min(
+        1e-12
+    )
+    if bool(degenerate.all()):
+        raise DirectionError("the two sets have identical means at every slot: no direction exists")
+    # A slot can be degenerate for a structural reason: at slot 0 (the embeddings) t_post is the
+    # same template token for every prompt. Such slots get a zero direction and a zero norm.
+    unit = torch.where(
+        degenerate.unsqueeze(-1), torch.zeros_like(gap), gap / norm.clamp_min(1e-30).unsqueeze(-1)
+    )
+    return unit.float(), torch.where(degenerate, torch.zeros_like(norm), norm).float()
+
+
+def degenerate_slots(norm: torch.Tensor) -> list[int]:
+    """Slots where a direction could not be defined (zero mean gap)."""
+    return torch.nonzero(norm == 0).flatten().tolist()
 
 
 def extract_prompt_directions(
@@ -47,7 +65,9 @@ def extract_prompt_directions(
     harmless_acts = capture_prompts(model, chat, harmless, batch_size=batch_size, progress=progress)
     harm, harm_norm = mean_difference(harmful_acts["t_inst"], harmless_acts["t_inst"])
     refusal, refusal_norm = mean_difference(harmful_acts["t_post"], harmless_acts["t_post"])
-    directions = DirectionSet(harm=harm, refusal=refusal, harm_norm=harm_norm, refusal_norm=refusal_norm)
+    directions = DirectionSet(
+        harm=harm, refusal=refusal, harm_norm=harm_norm, refusal_norm=refusal_norm
+    )
     activations = {
         "harmful_t_inst": harmful_acts["t_inst"],
         "harmful_t_post": harmful_acts["t_post"],
@@ -75,8 +95,9 @@ def extract_response_directions(
     _require(helpful_answers, "helpful-answer pairs")
 
     def window_means(pairs: Sequence[tuple[str, str]]) -> torch.Tensor:
-        return capture_responses(model, chat, pairs, first_k=first_k, batch_size=batch_size,
-                                 progress=progress)
+        return capture_responses(
+            model, chat, pairs, first_k=first_k, batch_size=batch_size, progress=progress
+        )
 
     helpful = window_means(helpful_answers)
     harm_resp, harm_resp_norm = mean_difference(window_means(harmful_answers), helpful)

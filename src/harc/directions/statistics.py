@@ -22,8 +22,13 @@ class CosineInterval:
     resamples: int
 
     def as_dict(self) -> dict[str, object]:
-        return {"estimate": self.estimate.tolist(), "low": self.low.tolist(), "high": self.high.tolist(),
-                "level": self.level, "resamples": self.resamples}
+        return {
+            "estimate": self.estimate.tolist(),
+            "low": self.low.tolist(),
+            "high": self.high.tolist(),
+            "level": self.level,
+            "resamples": self.resamples,
+        }
 
 
 def bootstrap_prompt_cosine(
@@ -40,7 +45,9 @@ def bootstrap_prompt_cosine(
     recompute cos(v_harm[L], v_ref[L]) per slot. Inputs are ``[N, slots, hidden]``."""
     n_harmful, n_harmless = harmful_t_inst.shape[0], harmless_t_inst.shape[0]
     if n_harmful < 2 or n_harmless < 2:
-        raise DirectionError(f"bootstrap needs at least 2 prompts per set, got {n_harmful} and {n_harmless}")
+        raise DirectionError(
+            f"bootstrap needs at least 2 prompts per set, got {n_harmful} and {n_harmless}"
+        )
     generator = torch.Generator().manual_seed(seed)
     estimates = []
     for _ in range(resamples):
@@ -51,11 +58,15 @@ def bootstrap_prompt_cosine(
         estimates.append(torch.nn.functional.cosine_similarity(harm, refusal, dim=-1))
     stacked = torch.stack(estimates).double().numpy()
     alpha = (1.0 - level) / 2.0
-    point = torch.nn.functional.cosine_similarity(
-        harmful_t_inst.mean(0) - harmless_t_inst.mean(0),
-        harmful_t_post.mean(0) - harmless_t_post.mean(0),
-        dim=-1,
-    ).double().numpy()
+    point = (
+        torch.nn.functional.cosine_similarity(
+            harmful_t_inst.mean(0) - harmless_t_inst.mean(0),
+            harmful_t_post.mean(0) - harmless_t_post.mean(0),
+            dim=-1,
+        )
+        .double()
+        .numpy()
+    )
     return CosineInterval(
         estimate=point,
         low=np.quantile(stacked, alpha, axis=0),
@@ -66,7 +77,7 @@ def bootstrap_prompt_cosine(
 
 
 def projection_cosines(activations: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
-    """cos(h[i, L], v[L]) for activations ``[N, slots, hidden]`` and directions ``[slots, hidden]``."""
+    """cos(h[i, L], v[L]) for activations ``[N, slots, hidden]``, directions ``[slots, hidden]``."""
     return torch.nn.functional.cosine_similarity(activations, directions.unsqueeze(0), dim=-1)
 
 
@@ -79,11 +90,16 @@ class SeparationStats:
     auroc: np.ndarray
 
     def as_dict(self) -> dict[str, list[float]]:
-        return {"mean_cos_harmful": self.mean_cos_harmful.tolist(),
-                "mean_cos_harmless": self.mean_cos_harmless.tolist(), "auroc": self.auroc.tolist()}
+        return {
+            "mean_cos_harmful": self.mean_cos_harmful.tolist(),
+            "mean_cos_harmless": self.mean_cos_harmless.tolist(),
+            "auroc": self.auroc.tolist(),
+        }
 
 
-def separation(harmful: torch.Tensor, harmless: torch.Tensor, directions: torch.Tensor) -> SeparationStats:
+def separation(
+    harmful: torch.Tensor, harmless: torch.Tensor, directions: torch.Tensor
+) -> SeparationStats:
     """Mean projection cosine of each set and AUROC of harmful-vs-harmless by that cosine."""
     if harmful.shape[0] == 0 or harmless.shape[0] == 0:
         raise DirectionError("separation needs non-empty harmful and harmless sets")
