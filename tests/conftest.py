@@ -20,5 +20,12 @@ def tiny_pair(arch: str):
 
 
 @pytest.fixture(autouse=True)
-def _isolated_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("HARC_CACHE", str(tmp_path_factory.mktemp("harc-cache")))
+def _isolated_cache(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """Unit tests get an empty cache; integration tests share the user's cache so the embedded
+    model is assembled and dequantised once, not once per test."""
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setenv("HARC_CACHE", str(tmp_path_factory.mktemp("harc-cache")))

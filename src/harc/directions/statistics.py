@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from sklearn.metrics import roc_auc_score
 
+from harc.directions.extraction import mean_difference
 from harc.errors import DirectionError
 
 
@@ -22,13 +23,18 @@ class CosineInterval:
     resamples: int
 
     def as_dict(self) -> dict[str, object]:
+        """JSON-ready; undefined slots become ``None``."""
         return {
-            "estimate": self.estimate.tolist(),
-            "low": self.low.tolist(),
-            "high": self.high.tolist(),
+            "estimate": _nullable(self.estimate),
+            "low": _nullable(self.low),
+            "high": _nullable(self.high),
             "level": self.level,
             "resamples": self.resamples,
         }
+
+
+def _nullable(values: np.ndarray) -> list[float | None]:
+    return [None if np.isnan(value) else float(value) for value in values]
 
 
 def bootstrap_prompt_cosine(
@@ -42,7 +48,8 @@ def bootstrap_prompt_cosine(
     seed: int = 0,
 ) -> CosineInterval:
     """Resample both prompt sets with replacement (the same prompts for t_inst and t_post) and
-    recompute cos(v_harm[L], v_ref[L]) per slot. Inputs are ``[N, slots, hidden]``."""
+    recompute cos(v_harm[L], v_ref[L]) per slot. Inputs are ``[N, slots, hidden]``. Slots where
+    either direction is undefined (zero mean gap, e.g. t_post at the embeddings) are NaN."""
     n_harmful, n_harmless = harmful_t_inst.shape[0], harmless_t_inst.shape[0]
     if n_harmful < 2 or n_harmless < 2:
         raise DirectionError(
@@ -58,22 +65,15 @@ def bootstrap_prompt_cosine(
         estimates.append(torch.nn.functional.cosine_similarity(harm, refusal, dim=-1))
     stacked = torch.stack(estimates).double().numpy()
     alpha = (1.0 - level) / 2.0
-    point = (
-        torch.nn.functional.cosine_similarity(
-            harmful_t_inst.mean(0) - harmless_t_inst.mean(0),
-            harmful_t_post.mean(0) - harmless_t_post.mean(0),
-            dim=-1,
-        )
-        .double()
-        .numpy()
-    )
-    return CosineInterval(
-        estimate=point,
-        low=np.quantile(stacked, alpha, axis=0),
-        high=np.quantile(stacked, 1.0 - alpha, axis=0),
-        level=level,
-        resamples=resamples,
-    )
+    harm, harm_norm = mean_difference(harmful_t_inst, harmless_t_inst)
+    refusal, refusal_norm = mean_difference(harmful_t_post, harmless_t_post)
+    point = torch.nn.functional.cosine_similarity(harm, refusal, dim=-1).double().numpy()
+    undefined = ((harm_norm == 0) | (refusal_norm == 0)).numpy()
+    low = np.quantile(stacked, alpha, axis=0)
+    high = np.quantile(stacked, 1.0 - alpha, axis=0)
+    for values in (point, low, high):
+        values[undefined] = np.nan
+    return CosineInterval(estimate=point, low=low, high=high, level=level, resamples=resamples)
 
 
 def projection_cosines(activations: torch.Tensor, directions: torch.Tensor) -> torch.Tensor:
