@@ -63,11 +63,16 @@ def response_window(response_mask: torch.Tensor, first_k: int) -> torch.Tensor:
 
 @contextmanager
 def residual_hooks(
-    model: nn.Module, slots: Sequence[int], on_capture: Callable[[int, torch.Tensor], None]
+    model: nn.Module,
+    slots: Sequence[int],
+    on_capture: Callable[[int, torch.Tensor], None],
+    *,
+    stop_after_deepest: bool = True,
 ) -> Iterator[None]:
     """Call ``on_capture(slot, hidden)`` for each slot during forward passes inside the block.
 
-    Stops the forward pass after the deepest slot. Hooks are removed on exit, even on error.
+    With ``stop_after_deepest`` the forward pass is abandoned after the deepest slot (callers
+    must catch nothing: :func:`capture` does). Hooks are removed on exit, even on error.
     """
     blocks = find_decoder_blocks(model)
     n_blocks = len(blocks)
@@ -82,14 +87,15 @@ def residual_hooks(
     def pre_hook(slot: int):
         def hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
             on_capture(slot, args[0] if args else kwargs["hidden_states"])
-            if slot == deepest:
+            if stop_after_deepest and slot == deepest:
                 raise _StopForward
 
         return hook
 
     def post_hook(_module: nn.Module, _args: tuple, output: object) -> None:
         on_capture(n_blocks, output[0] if isinstance(output, tuple) else output)
-        raise _StopForward
+        if stop_after_deepest:
+            raise _StopForward
 
     try:
         for slot in wanted:

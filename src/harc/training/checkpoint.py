@@ -1,0 +1,142 @@
+"""Resumable training checkpoints: adapter, optimizer, scheduler, RNG and current directions.
+
+Each checkpoint is a directory ``checkpoints/step-NNNNNN`` written under a temporary name and
+renamed into place, so a crash never leaves a half-written checkpoint that looks complete.
+Trainer state is read back with ``torch.load(weights_only=True)``: plain tensors and
+containers only, no arbitrary pickles.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from peft import PeftModel, set_peft_model_state_dict
+from safetensors.torch import load_file
+
+from harc.directions.direction_set import DirectionSet
+from harc.errors import HarcError
+
+CHECKPOINT_DIR = "checkpoints"
+_PREFIX = "step-"
+
+
+@dataclass
+class Checkpoint:
+    path: Path
+    step: int
+    slots: list[int]
+    directions: DirectionSet
+
+
+def save_checkpoint(
+    out_dir: Path,
+    step: int,
+    model: PeftModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    directions: DirectionSet,
+    slots: list[int],
+    keep: int = 2,
+) -> Path:
+    root = out_dir / CHECKPOINT_DIR
+    root.mkdir(parents=True, exist_ok=True)
+    final = root / f"{_PREFIX}{step:06d}"
+    staging = root / f".{final.name}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    model.save_pretrained(staging / "adapter")
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
+            "python_rng": json.dumps(random.getstate()),
+        },
+        staging / "trainer_state.pt",
+    )
+    directions.save(staging / "directions")
+    (staging / "state.json").write_text(json.dumps({"step": step, "slots": slots}))
+    shutil.rmtree(final, ignore_errors=True)
+    staging.rename(final)
+    for old in list_checkpoints(out_dir)[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def list_checkpoints(out_dir: Path) -> list[Path]:
+    root = out_dir / CHECKPOINT_DIR
+    if not root.is_dir():
+        return []
+    return sorted(
+        path for path in root.iterdir() if path.is_dir() and path.name.startswith(_PREFIX)
+    )
+
+
+def latest_checkpoint(out_dir: Path) -> Path | None:
+    checkpoints = list_checkpoints(out_dir)
+    return checkpoints[-1] if checkpoints else None
+
+
+def load_checkpoint(
+    path: Path,
+    model: PeftModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+) -> Checkpoint:
+    """Restore weights, optimizer, scheduler and RNG in place; return step, slots, directions."""
+    adapter_file = path / "adapter" / "adapter_model.safetensors"
+    if not adapter_file.is_file():
+        raise HarcError(f"{path}: incomplete checkpoint (no adapter_model.safetensors)")
+    result = set_peft_model_state_dict(model, load_file(str(adapter_file)))
+    unexpected = getattr(result, "unexpected_keys", None)
+    if unexpected:
+        raise HarcError(
+            f"{path}: adapter does not match the model (unexpected keys {unexpected[:3]})"
+        )
+    state: dict[str, Any] = torch.load(path / "trainer_state.pt", weights_only=True)
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(_numpy_state_from_tensors(state["numpy_rng"]))
+    random.setstate(_python_state(json.loads(state["python_rng"])))
+    meta = json.loads((path / "state.json").read_text())
+    return Checkpoint(
+        path,
+        int(meta["step"]),
+        list(meta["slots"]),
+        DirectionSet.load(path / "directions.safetensors"),
+    )
+
+
+def _numpy_state_to_tensors(state: tuple) -> dict[str, Any]:
+    name, keys, position, has_gauss, cached = state
+    return {
+        "name": name,
+        "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+        "position": int(position),
+        "has_gauss": int(has_gauss),
+        "cached": float(cached),
+    }
+
+
+def _numpy_state_from_tensors(state: dict[str, Any]) -> tuple:
+    return (
+        state["name"],
+        state["keys"].numpy().astype(np.uint32),
+        state["position"],
+        state["has_gauss"],
+        state["cached"],
+    )
+
+
+def _python_state(raw: list) -> tuple:
+    version, internal, gauss = raw
+    return version, tuple(internal), gauss

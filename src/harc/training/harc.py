@@ -1,0 +1,338 @@
+"""The HARC trainer: LoRA via PEFT, one copy of the base weights, resumable, accelerate-ready."""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from accelerate import Accelerator
+from peft import LoraConfig, PeftModel, get_peft_model
+from tqdm.auto import tqdm
+
+from harc.directions.direction_set import DirectionSet
+from harc.errors import HarcError
+from harc.io import append_jsonl, write_json_atomic
+from harc.models.loading import LoadedModel
+from harc.positions import ChatFormat
+from harc.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from harc.training.config import HarcConfig
+from harc.training.data import TrainingData
+from harc.training.refresh import ExtractionInputs, extract_all, heldout_projections
+from harc.training.schedule import blend_directions, drift, select_layers, top_k_at
+from harc.training.step import LossSettings, build_step_batch, compute_losses, reference_logits_for
+
+logger = logging.getLogger(__name__)
+
+_POOL_HARMFUL, _POOL_HARMFUL_ANSWER, _POOL_HARMLESS, _POOL_PSEUDO = range(4)
+
+
+class TrainingDivergedError(HarcError):
+    """The loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclass
+class TrainResult:
+    out_dir: Path
+    adapter_dir: Path
+    steps: int
+    slots: list[int]
+    seconds: float
+    files: dict[str, Path] = field(default_factory=dict)
+
+
+class HarcTrainer:
+    """``HarcTrainer(loaded, config, data, out_dir).run()`` trains and writes the adapter,
+    direction files (start and end), ``train_log.jsonl``, ``diag_log.jsonl`` and the config."""
+
+    def __init__(
+        self,
+        loaded: LoadedModel,
+        config: HarcConfig,
+        data: TrainingData,
+        out_dir: str | Path,
+        *,
+        chat: ChatFormat | None = None,
+        progress: bool = True,
+    ) -> None:
+        self.loaded, self.config, self.data = loaded, config, data
+        self.out_dir = Path(out_dir)
+        self.chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
+        self.progress = progress
+        self.harmful_with_answer = [ex for ex in data.harmful if ex.harmful_answer]
+        if config.response_coupling_on == "harmful_answer" and not self.harmful_with_answer:
+            raise HarcError(
+                "response coupling on harmful answers needs harmful answers in the data "
+                "(a Circuit-Breakers file, a pairs file, or self-supply)"
+            )
+        pad = loaded.tokenizer.pad_token_id
+        self.pad_token_id = int(pad if pad is not None else loaded.tokenizer.eos_token_id)
+        self.extraction = ExtractionInputs(
+            data.extraction.harmful,
+            data.extraction.harmless,
+            data.extraction.harmful_answers,
+            data.extraction.refusals,
+            data.extraction.helpful,
+            config.response_tokens,
+        )
+        self.loss_settings = LossSettings(
+            config.margin, config.response_tokens, config.response_coupling_on
+        )
+
+    def run(self, resume: bool = False) -> TrainResult:
+        started = time.perf_counter()
+        config, out = self.config, self.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        torch.manual_seed(config.seed)
+        accelerator = Accelerator(
+            mixed_precision=config.mixed_precision, cpu=self.loaded.device.type == "cpu"
+        )
+        model = get_peft_model(self.loaded.model, self._lora_config())
+        model.print_trainable_parameters()
+        optimizer = torch.optim.AdamW(
+            [p for p in model.parameters() if p.requires_grad],
+            lr=config.lr,
+            weight_decay=config.weight_decay,
+        )
+        warmup = config.warmup_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
+        )
+        model, optimizer = accelerator.prepare(model, optimizer)
+        peft_model: PeftModel = accelerator.unwrap_model(model)
+
+        checkpoint = latest_checkpoint(out) if resume else None
+        if resume and checkpoint is None:
+            logger.warning("--resume: no checkpoint in %s, starting from step 0", out)
+        base_path = out / "directions_start.safetensors"
+        if checkpoint is not None:
+            restored = load_checkpoint(checkpoint, peft_model, optimizer, scheduler)
+            base, current, slots, start = (
+                DirectionSet.load(base_path),
+                restored.directions,
+                restored.slots,
+                restored.step,
+            )
+            _truncate_log(out / "train_log.jsonl", start)
+            _truncate_log(out / "diag_log.jsonl", start)
+            logger.info("resumed from %s (step %d)", checkpoint, start)
+        else:
+            for name in ("train_log.jsonl", "diag_log.jsonl"):
+                (out / name).unlink(missing_ok=True)
+            base, extras = extract_all(
+                peft_model, self.chat, self.extraction, bootstrap=200, progress=self.progress
+            )
+            base.metadata.update({"model": self.loaded.name, "stage": "start"})
+            base.save(base_path)
+            current, start = base, 0
+            slots = select_layers(
+                base,
+                top_k_at(0, config.top_k, config.top_k_late, config.top_k_ramp_step),
+                config.exclude_first,
+                config.exclude_last,
+            )
+            self._diagnostics(peft_model, 0, base, base, slots, extras)
+        config.to_yaml(out / "config.yaml")
+
+        bar = tqdm(total=config.max_steps, initial=start, desc="HARC", disable=not self.progress)
+        last_checkpoint = checkpoint
+        model.train()
+        for step in range(start + 1, config.max_steps + 1):
+            wanted_k = top_k_at(step, config.top_k, config.top_k_late, config.top_k_ramp_step)
+            if len(slots) != wanted_k:
+                slots = select_layers(current, wanted_k, config.exclude_first, config.exclude_last)
+            terms = self._optimizer_step(
+                model, peft_model, optimizer, accelerator, step, current, slots
+            )
+            if not all(math.isfinite(value) for value in terms.values()):
+                bar.close()
+                raise TrainingDivergedError(
+                    f"non-finite loss at step {step}: {terms}. Last good checkpoint: "
+                    f"{last_checkpoint or 'none (no checkpoint was written yet)'}. Lower the lr or "
+                    "check the data."
+                )
+            scheduler.step()
+            append_jsonl(
+                out / "train_log.jsonl",
+                {"step": step, "lr": scheduler.get_last_lr()[0], "slots": slots, **terms},
+            )
+            bar.update(1)
+            bar.set_postfix({name: f"{value:.3f}" for name, value in terms.items()})
+            if (
+                config.refresh_every
+                and step % config.refresh_every == 0
+                and step < config.max_steps
+            ):
+                fresh, extras = extract_all(peft_model, self.chat, self.extraction, bootstrap=200)
+                current = blend_directions(base, fresh, config.base_blend)
+                slots = select_layers(current, wanted_k, config.exclude_first, config.exclude_last)
+                self._diagnostics(peft_model, step, base, current, slots, extras)
+            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                last_checkpoint = save_checkpoint(
+                    out, step, peft_model, optimizer, scheduler, current, slots
+                )
+        bar.close()
+        return self._finish(peft_model, base, current, slots, started)
+
+    def _optimizer_step(
+        self,
+        model: torch.nn.Module,
+        peft_model: PeftModel,
+        optimizer: torch.optim.Optimizer,
+        accelerator: Accelerator,
+        step: int,
+        directions: DirectionSet,
+        slots: list[int],
+    ) -> dict[str, float]:
+        config = self.config
+        totals: dict[str, float] = {}
+        weights = config.weights.model_dump()
+        for micro in range(config.grad_accum):
+            step_batch = self._sample(step, micro, accelerator.process_index)
+            step_batch.batch = step_batch.batch.to(accelerator.device)
+            reference = reference_logits_for(peft_model, step_batch)
+            terms = compute_losses(
+                model, step_batch, directions, slots, self.loss_settings, reference_logits=reference
+            )
+            loss = sum(weights[name] * value for name, value in terms.items())
+            for name, value in {**terms, "total": loss}.items():
+                totals[name] = totals.get(name, 0.0) + float(value.detach()) / config.grad_accum
+            if not math.isfinite(totals["total"]):
+                return totals
+            accelerator.backward(loss / config.grad_accum)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return totals
+
+    def _sample(self, step: int, micro: int, process: int):
+        config, data = self.config, self.data
+
+        def draw(pool_id: int, pool: list[Any], count: int) -> list[Any]:
+            if count == 0 or not pool:
+                return []
+            rng = np.random.default_rng([config.seed, step, micro, pool_id, process])
+            return [pool[i] for i in rng.choice(len(pool), size=count, replace=len(pool) < count)]
+
+        harmful = draw(_POOL_HARMFUL, data.harmful, config.batch_harmful)
+        answers = []
+        if config.response_coupling_on == "harmful_answer":
+            answers = [
+                (ex.prompt, ex.harmful_answer)
+                for ex in draw(_POOL_HARMFUL_ANSWER, self.harmful_with_answer, config.batch_harmful)
+            ]
+        retain = draw(_POOL_HARMLESS, data.harmless, config.batch_harmless)
+        retain += draw(_POOL_PSEUDO, data.pseudo, config.batch_pseudo)
+        return build_step_batch(
+            self.chat,
+            [(ex.prompt, ex.refusal) for ex in harmful],
+            answers,
+            [(ex.prompt, ex.answer) for ex in retain],
+            self.pad_token_id,
+        )
+
+    def _diagnostics(
+        self,
+        model: PeftModel,
+        step: int,
+        base: DirectionSet,
+        current: DirectionSet,
+        slots: list[int],
+        extras: dict[str, Any],
+    ) -> None:
+        record: dict[str, Any] = {
+            "step": step,
+            "slots": slots,
+            "drift": drift(base, current, slots),
+        }
+        record.update(extras)
+        if self.data.validation_harmful and self.data.validation_harmless:
+            record["heldout"] = heldout_projections(
+                model,
+                self.chat,
+                current,
+                slots,
+                self.data.validation_harmful,
+                self.data.validation_harmless,
+            )
+        append_jsonl(self.out_dir / "diag_log.jsonl", record)
+
+    def _finish(
+        self,
+        model: PeftModel,
+        base: DirectionSet,
+        current: DirectionSet,
+        slots: list[int],
+        started: float,
+    ) -> TrainResult:
+        out = self.out_dir
+        end, extras = extract_all(model, self.chat, self.extraction, bootstrap=200)
+        end.metadata.update({"model": self.loaded.name, "stage": "end"})
+        files = {
+            "directions_start": out / "directions_start.safetensors",
+            "directions_end": end.save(out / "directions_end"),
+            "train_log": out / "train_log.jsonl",
+            "diag_log": out / "diag_log.jsonl",
+            "config": out / "config.yaml",
+        }
+        self._diagnostics(
+            model, self.config.max_steps, base, current, slots, {**extras, "final": True}
+        )
+        adapter_dir = out / "adapter"
+        model.save_pretrained(adapter_dir)
+        seconds = time.perf_counter() - started
+        write_json_atomic(
+            out / "train_summary.json",
+            {
+                "steps": self.config.max_steps,
+                "slots": slots,
+                "seconds": seconds,
+                "model": self.loaded.name,
+                "data_counts": self.data.counts,
+            },
+        )
+        return TrainResult(out, adapter_dir, self.config.max_steps, slots, seconds, files)
+
+    def _lora_config(self) -> LoraConfig:
+        lora = self.config.lora
+        present = {
+            name.rsplit(".", 1)[-1]
+            for name, module in self.loaded.model.named_modules()
+            if isinstance(module, torch.nn.Linear)
+        }
+        targets = [name for name in lora.target_modules if name in present]
+        if not targets:
+            raise HarcError(
+                f"none of the LoRA target modules {lora.target_modules} exist in "
+                f"{type(self.loaded.model).__name__}; its linear layers are "
+                f"{sorted(present)}"
+            )
+        missing = sorted(set(lora.target_modules) - set(targets))
+        if missing:
+            logger.warning("LoRA target modules not in this model, skipped: %s", missing)
+        return LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=targets,
+            bias="none",
+            task_type="CAUSAL_LM",
+        )
+
+
+def _truncate_log(path: Path, last_step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from."""
+    if not path.exists():
+        return
+    import json
+
+    kept = [
+        line
+        for line in path.read_text().splitlines()
+        if line.strip() and json.loads(line).get("step", 0) <= last_step
+    ]
+    path.write_text("".join(line + "\n" for line in kept))
