@@ -1,0 +1,1 @@
+"""Evaluation: capability, over-refusal and jailbreak benchmarks scored on generated outputs."""
