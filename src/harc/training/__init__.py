@@ -1,0 +1,9 @@
+"""HARC fine-tuning: losses, layer schedule, data, the trainer and its configuration."""
+
+from __future__ import annotations
+
+from harc.training.config import PRESETS, HarcConfig
+from harc.training.harc import HarcTrainer, TrainingDivergedError, TrainResult
+from harc.training.run import train_harc
+
+__all__ = ["PRESETS", "HarcConfig", "HarcTrainer", "TrainResult", "TrainingDivergedError", "train_harc"]

@@ -1,0 +1,96 @@
+"""Directional ablation (Arditi et al. 2024): remove one direction from the residual stream.
+
+While active, every decoder block's input and the last block's output are replaced by
+``x - (x·r) r`` at all positions, so no block reads or writes along the unit direction ``r``
+(the residual entering block L+1 is block L's output, hence ablated too). Used to obtain
+complying answers from an aligned model by ablating its refusal direction.
+:func:`choose_ablation_slot` picks the slot whose v_ref to ablate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import torch
+from torch import nn
+
+from harc.directions import DirectionSet, separation
+from harc.errors import DirectionError
+from harc.models.blocks import find_decoder_blocks
+
+
+def project_out(hidden: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
+    """``hidden - (hidden·unit) unit`` along the last axis, computed in float32."""
+    r = unit.to(device=hidden.device, dtype=torch.float32)
+    coefficient = hidden.float() @ r
+    return hidden - (coefficient.unsqueeze(-1) * r).to(hidden.dtype)
+
+
+@contextmanager
+def directional_ablation(model: nn.Module, direction: torch.Tensor) -> Iterator[None]:
+    """Ablate ``direction`` (``[hidden]``, normalised here) from the residual stream.
+
+    Hooks are removed on exit, even on error. Raises DirectionError for a zero or misshaped
+    direction.
+    """
+    if direction.ndim != 1:
+        raise DirectionError(f"ablation needs one direction [hidden], got {tuple(direction.shape)}")
+    norm = direction.detach().float().norm()
+    if not bool(torch.isfinite(norm)) or float(norm) == 0.0:
+        raise DirectionError("cannot ablate a zero or non-finite direction")
+    blocks = find_decoder_blocks(model)
+    device = next(blocks.parameters()).device
+    unit = (direction.detach().float() / norm).to(device)
+
+    def pre_hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+        if args:
+            return (project_out(args[0], unit), *args[1:]), kwargs
+        return args, {**kwargs, "hidden_states": project_out(kwargs["hidden_states"], unit)}
+
+    def post_hook(_module: nn.Module, _args: tuple, output: Any) -> Any:
+        if isinstance(output, tuple):
+            return (project_out(output[0], unit), *output[1:])
+        return project_out(output, unit)
+
+    handles = []
+    try:
+        for block in blocks:
+            handles.append(block.register_forward_pre_hook(pre_hook, with_kwargs=True))
+        handles.append(blocks[len(blocks) - 1].register_forward_hook(post_hook))
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def direction_digest(direction: torch.Tensor) -> str:
+    """A short content hash of a direction, for cache keys."""
+    data = direction.detach().float().contiguous().cpu().numpy().tobytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def middle_slots(num_slots: int) -> list[int]:
+    """Slots between 25% and 75% of the depth (``num_slots - 1`` blocks), at least one."""
+    blocks = num_slots - 1
+    low, high = math.ceil(0.25 * blocks), math.floor(0.75 * blocks)
+    return list(range(max(low, 1), max(high, 1) + 1)) if blocks > 0 else [0]
+
+
+def choose_ablation_slot(
+    directions: DirectionSet, harmful_t_post: torch.Tensor, harmless_t_post: torch.Tensor
+) -> int:
+    """The middle slot with the highest AUROC of harmful-vs-harmless along v_ref (ties: the
+    larger gap of mean cosines). Activations are ``[N, slots, hidden]`` over all slots."""
+    norms = directions.refusal.norm(dim=-1)
+    candidates = [slot for slot in middle_slots(directions.num_slots) if norms[slot] > 0]
+    if not candidates:
+        candidates = [slot for slot in range(directions.num_slots) if norms[slot] > 0]
+    if not candidates:
+        raise DirectionError("the refusal direction is zero at every slot; nothing to ablate")
+    stats = separation(harmful_t_post, harmless_t_post, directions.refusal)
+    gap = stats.mean_cos_harmful - stats.mean_cos_harmless
+    return max(candidates, key=lambda slot: (round(float(stats.auroc[slot]), 9), float(gap[slot])))

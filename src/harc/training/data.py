@@ -1,0 +1,309 @@
+"""Assemble HARC's training data: prompt pools, their answers, the extraction and validation sets.
+
+Answers are looked up in this order, by exact prompt text: a Circuit-Breakers-style file
+(``circuit_breakers``: refusal and harmful answer), a pairs file (``pairs``: kinds refusal,
+harmful, helpful, compliant), then the model itself (``self_supply``, through an
+:class:`~harc.training.supply.AnswerSupplier`). Without self-supply, missing refusals or retain
+answers are a DataError; missing harmful answers are allowed (``harmful_answer=None``, counted)
+as long as the extraction set keeps some.
+
+Extraction set: the first ``extraction_size`` harmful and harmless prompts after a seeded
+shuffle. They leave the training pools only if at least as many prompts remain for training
+in both sets; otherwise they overlap training (``counts["extraction_overlaps_training"] = 1``,
+logged). Validation prompts that also appear among the training prompts are dropped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from harc.data import load_circuit_breakers, load_pairs, load_prompts
+from harc.errors import DataError
+from harc.io import atomic_path
+from harc.training.config import DataSettings
+
+if TYPE_CHECKING:
+    from harc.training.supply import AnswerSupplier
+
+logger = logging.getLogger(__name__)
+
+Answer = tuple[str, str]  # (text, provenance)
+ANSWERS_FILE = "training_answers.jsonl"
+
+
+@dataclass
+class HarmfulExample:
+    prompt: str
+    refusal: str
+    harmful_answer: str | None
+    provenance: dict[str, str]  # {"refusal": ..., "harmful_answer": ...}
+
+
+@dataclass
+class RetainExample:
+    prompt: str
+    answer: str
+    kind: Literal["harmless", "pseudo_harmful"]
+    provenance: str
+
+
+@dataclass
+class ExtractionSet:
+    """Prompts for the prompt-side directions and (prompt, answer) pairs for the response side."""
+
+    harmful: list[str]
+    harmless: list[str]
+    harmful_answers: list[tuple[str, str]]
+    refusals: list[tuple[str, str]]
+    helpful: list[tuple[str, str]]
+
+
+@dataclass
+class TrainingData:
+    harmful: list[HarmfulExample]
+    harmless: list[RetainExample]
+    pseudo: list[RetainExample]
+    extraction: ExtractionSet
+    validation_harmful: list[str]
+    validation_harmless: list[str]
+    counts: dict[str, int] = field(default_factory=dict)
+
+
+def load_training_data(
+    settings: DataSettings, *, supplier: AnswerSupplier | None, seed: int
+) -> TrainingData:
+    """Load prompts and answers per ``settings`` (see the module docstring)."""
+    counts: dict[str, int] = {}
+    harmful = _prompts(settings.harmful, "harmful", counts)
+    harmless = _prompts(settings.harmless, "harmless", counts)
+    pseudo = _prompts(settings.pseudo_harmful, "pseudo_harmful", counts)
+
+    ext_harmful, ext_harmless, train_harmful, train_harmless = _split_extraction(
+        harmful, harmless, settings.extraction_size, seed, counts
+    )
+    if supplier is not None and settings.self_supply:
+        supplier.set_extraction(ext_harmful, ext_harmless)
+
+    files = _file_answers(settings, counts)
+    resolver = _Resolver(settings, supplier, counts)
+    refusals = resolver.answers(harmful, files["refusal"], "refusal", "harmful", required=True)
+    harmful_answers = resolver.answers(harmful, files["harmful"], "harmful_answer", "harmful",
+                                       required=False)
+    helpful = resolver.answers(harmless, {**files["compliant"], **files["helpful"]}, "helpful",
+                               "harmless", required=True)
+    compliant = resolver.answers(pseudo, {**files["helpful"], **files["compliant"]}, "compliant",
+                                 "pseudo_harmful", required=True)
+
+    data = TrainingData(
+        harmful=[
+            HarmfulExample(p, refusals[p][0], harmful_answers.get(p, (None, ""))[0],
+                           {"refusal": refusals[p][1],
+                            "harmful_answer": harmful_answers.get(p, (None, "none"))[1]})
+            for p in train_harmful if p in refusals
+        ],
+        harmless=[RetainExample(p, helpful[p][0], "harmless", helpful[p][1])
+                  for p in train_harmless if p in helpful],
+        pseudo=[RetainExample(p, compliant[p][0], "pseudo_harmful", compliant[p][1])
+                for p in pseudo if p in compliant],
+        extraction=ExtractionSet(
+            harmful=ext_harmful,
+            harmless=ext_harmless,
+            harmful_answers=[(p, harmful_answers[p][0]) for p in ext_harmful
+                             if p in harmful_answers],
+            refusals=[(p, refusals[p][0]) for p in ext_harmful if p in refusals],
+            helpful=[(p, helpful[p][0]) for p in ext_harmless if p in helpful],
+        ),
+        validation_harmful=[],
+        validation_harmless=[],
+        counts=counts,
+    )
+    _require(data.harmful, f"harmful training ({settings.harmful})")
+    _require(data.harmless, f"harmless training ({settings.harmless})")
+    _require(data.pseudo, f"pseudo-harmful training ({settings.pseudo_harmful})")
+    _require(data.extraction.harmful_answers, "extraction harmful-answer")
+    _require(data.extraction.refusals, "extraction refusal")
+    _require(data.extraction.helpful, "extraction helpful-answer")
+
+    taken = training_prompt_texts(data)
+    data.validation_harmful = _validation(settings.validation_harmful, "validation_harmful",
+                                          taken, settings.validation_size, seed, counts)
+    data.validation_harmless = _validation(settings.validation_harmless, "validation_harmless",
+                                           taken, settings.validation_size, seed, counts)
+    counts.update(train_harmful=len(data.harmful), train_harmless=len(data.harmless),
+                  train_pseudo=len(data.pseudo),
+                  extraction_harmful_answers=len(data.extraction.harmful_answers),
+                  extraction_refusals=len(data.extraction.refusals),
+                  extraction_helpful=len(data.extraction.helpful))
+    logger.info("training data: %s", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+    return data
+
+
+def training_prompt_texts(data: TrainingData) -> set[str]:
+    """Every prompt the run trains or extracts directions on, for decontaminating evaluations."""
+    texts = {example.prompt for example in data.harmful}
+    texts.update(example.prompt for example in (*data.harmless, *data.pseudo))
+    texts.update(data.extraction.harmful)
+    texts.update(data.extraction.harmless)
+    return texts
+
+
+def write_training_answers(data: TrainingData, out_dir: str | Path) -> Path:
+    """Every training answer with its provenance, one JSON line each, in ``out_dir``."""
+    rows: list[dict[str, object]] = []
+    for example in data.harmful:
+        rows.append({"set": "harmful", "prompt": example.prompt, "kind": "refusal",
+                     "response": example.refusal, "provenance": example.provenance["refusal"]})
+        if example.harmful_answer is not None:
+            rows.append({"set": "harmful", "prompt": example.prompt, "kind": "harmful",
+                         "response": example.harmful_answer,
+                         "provenance": example.provenance["harmful_answer"]})
+    for example in (*data.harmless, *data.pseudo):
+        rows.append({"set": example.kind, "prompt": example.prompt,
+                     "kind": "helpful" if example.kind == "harmless" else "compliant",
+                     "response": example.answer, "provenance": example.provenance})
+    target = Path(out_dir) / ANSWERS_FILE
+    with atomic_path(target) as tmp:
+        tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                       encoding="utf-8")
+    return target
+
+
+class _Resolver:
+    """Fills answers missing from the files with the supplier, or says which set lacks them."""
+
+    def __init__(self, settings: DataSettings, supplier: AnswerSupplier | None,
+                 counts: dict[str, int]) -> None:
+        self.settings = settings
+        self.supplier = supplier
+        self.counts = counts
+
+    def answers(self, prompts: list[str], known: dict[str, Answer], what: str, set_name: str,
+                *, required: bool) -> dict[str, Answer]:
+        found = {p: known[p] for p in prompts if p in known}
+        missing = [p for p in prompts if p not in found]
+        for _, source in found.values():
+            self._count(f"{what}_from_{source}")
+        if not missing:
+            return found
+        if not self.settings.self_supply or self.supplier is None:
+            if required or len(missing) == len(prompts):
+                spec = getattr(self.settings, set_name)
+                reason = ("self_supply is off" if not self.settings.self_supply
+                          else "no model was given to self-supply them")
+                raise DataError(
+                    f"the {set_name} set ({spec}) lacks {what} answers for {len(missing)} of "
+                    f"{len(prompts)} prompts (e.g. {missing[0]!r:.80}) and {reason}; give them in "
+                    "data.circuit_breakers or data.pairs, or enable data.self_supply"
+                )
+            self._count(f"{what}_missing", len(missing))
+            logger.warning("%d %s prompts have no %s answer", len(missing), set_name, what)
+            return found
+        supplied = self._supply(missing, what, set_name)
+        for prompt in missing:
+            if prompt in supplied:
+                found[prompt] = (supplied[prompt].response, supplied[prompt].provenance)
+                self._count(f"{what}_from_{supplied[prompt].provenance}")
+            else:
+                self._count(f"{what}_refused_dropped")
+        return found
+
+    def _supply(self, prompts: list[str], what: str, set_name: str) -> dict:
+        assert self.supplier is not None
+        if what == "refusal":
+            return self.supplier.refusals(prompts)
+        if what == "harmful_answer":
+            return self.supplier.harmful_answers(prompts)
+        return self.supplier.helpful(prompts, set_name)  # type: ignore[arg-type]
+
+    def _count(self, name: str, n: int = 1) -> None:
+        key = name.replace("+", "_")
+        self.counts[key] = self.counts.get(key, 0) + n
+
+
+def _prompts(spec: str, name: str, counts: dict[str, int]) -> list[str]:
+    texts = [prompt.text.strip() for prompt in load_prompts(spec)]
+    unique = [t for t in dict.fromkeys(texts) if t]
+    counts[f"{name}_prompts"] = len(unique)
+    if len(unique) < len(texts):
+        counts[f"{name}_duplicates_dropped"] = len(texts) - len(unique)
+        logger.warning("%s (%s): dropped %d duplicate or empty prompts", name, spec,
+                       len(texts) - len(unique))
+    _require(unique, f"{name} ({spec})")
+    return unique
+
+
+def _shuffled(items: Sequence[str], seed: int, stream: str) -> list[str]:
+    shuffled = list(items)
+    random.Random(f"{seed}:{stream}").shuffle(shuffled)
+    return shuffled
+
+
+def _split_extraction(
+    harmful: list[str], harmless: list[str], size: int, seed: int, counts: dict[str, int]
+) -> tuple[list[str], list[str], list[str], list[str]]:
+    ext_harmful = _shuffled(harmful, seed, "extraction:harmful")[:size]
+    ext_harmless = _shuffled(harmless, seed, "extraction:harmless")[:size]
+    counts.update(extraction_harmful=len(ext_harmful), extraction_harmless=len(ext_harmless))
+    held_out = (len(harmful) - len(ext_harmful) >= len(ext_harmful)
+                and len(harmless) - len(ext_harmless) >= len(ext_harmless))
+    if held_out:
+        counts["extraction_overlaps_training"] = 0
+        taken_harmful, taken_harmless = set(ext_harmful), set(ext_harmless)
+        return (ext_harmful, ext_harmless, [p for p in harmful if p not in taken_harmful],
+                [p for p in harmless if p not in taken_harmless])
+    counts["extraction_overlaps_training"] = 1
+    logger.warning(
+        "extraction set (%d harmful, %d harmless) overlaps the training prompts: holding it out "
+        "would leave fewer prompts for training than for extraction (%d harmful, %d harmless "
+        "in all). Use larger prompt sets or a smaller data.extraction_size for a clean hold-out.",
+        len(ext_harmful), len(ext_harmless), len(harmful), len(harmless),
+    )
+    return ext_harmful, ext_harmless, list(harmful), list(harmless)
+
+
+def _file_answers(settings: DataSettings, counts: dict[str, int]) -> dict[str, dict[str, Answer]]:
+    answers: dict[str, dict[str, Answer]] = {k: {} for k in
+                                             ("refusal", "harmful", "helpful", "compliant")}
+    if settings.circuit_breakers:
+        records = load_circuit_breakers(settings.circuit_breakers)
+        counts["circuit_breakers_records"] = len(records)
+        for record in records:
+            prompt = record.prompt.strip()
+            if record.refusal:
+                answers["refusal"].setdefault(prompt, (record.refusal, "circuit_breakers"))
+            if record.output:
+                answers["harmful"].setdefault(prompt, (record.output, "circuit_breakers"))
+    if settings.pairs:
+        pairs = load_pairs(settings.pairs)
+        counts["pairs_records"] = len(pairs)
+        for pair in pairs:
+            answers[pair.kind].setdefault(pair.prompt.strip(), (pair.response, "pairs"))
+    return answers
+
+
+def _validation(spec: str, name: str, taken: set[str], size: int, seed: int,
+                counts: dict[str, int]) -> list[str]:
+    texts = [t for t in dict.fromkeys(p.text.strip() for p in load_prompts(spec)) if t]
+    kept = [t for t in texts if t not in taken]
+    if len(kept) < len(texts):
+        counts[f"{name}_overlap_dropped"] = len(texts) - len(kept)
+        logger.warning("%s (%s): dropped %d prompts that are also training prompts", name, spec,
+                       len(texts) - len(kept))
+    _require(kept, f"{name} ({spec}, after removing training prompts)")
+    chosen = _shuffled(kept, seed, f"validation:{name}")[:size]
+    if len(chosen) < size:
+        logger.warning("%s: only %d prompts available, fewer than validation_size=%d", name,
+                       len(chosen), size)
+    counts[name] = len(chosen)
+    return chosen
+
+
+def _require(items: Sequence[object], name: str) -> None:
+    if not items:
+        raise DataError(f"the {name} set is empty")

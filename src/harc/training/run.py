@@ -1,0 +1,35 @@
+"""``train_harc``: data assembly (with self-supplied answers) + the trainer, in one call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harc.models.loading import LoadedModel
+from harc.positions import ChatFormat
+from harc.training.config import HarcConfig
+from harc.training.data import load_training_data, write_training_answers
+from harc.training.harc import HarcTrainer, TrainResult
+from harc.training.supply import AnswerSupplier
+
+
+def train_harc(
+    loaded: LoadedModel,
+    config: HarcConfig,
+    out_dir: str | Path,
+    *,
+    resume: bool = False,
+    chat: ChatFormat | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train HARC on ``loaded`` and write everything to ``out_dir`` (see :class:`HarcTrainer`)."""
+    out = Path(out_dir)
+    chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
+    supplier = None
+    if config.data.self_supply:
+        supplier = AnswerSupplier.from_loaded(loaded, config.data, chat=chat, out_dir=out,
+                                              progress=progress)
+    data = load_training_data(config.data, supplier=supplier, seed=config.seed)
+    write_training_answers(data, out)
+    if supplier is not None:
+        supplier.write_provenance(out)
+    return HarcTrainer(loaded, config, data, out, chat=chat, progress=progress).run(resume=resume)

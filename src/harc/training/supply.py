@@ -1,0 +1,342 @@
+"""Self-supplied answers: when a user has only prompts, the model writes the answers.
+
+* refusals (harmful prompts): greedy answers of the model that the refusal judge calls
+  refusals; for the rest a short refusal of ours (provenance ``template``, counted).
+* helpful / compliant answers (harmless / pseudo-harmful prompts): greedy answers that are
+  not refusals; refused ones are dropped and counted.
+* harmful answers (harmful prompts): greedy answers with the refusal direction ablated
+  (:func:`~harc.training.ablation.directional_ablation`); refused ones are dropped.
+
+The ablation slot is ``settings.supply_ablation_layer``, else an explicit ``ablation_slot``,
+else :func:`~harc.training.ablation.choose_ablation_slot`: among the middle slots (25%-75%
+of the depth), the one whose v_ref separates the extraction prompts best (AUROC of
+cos(h(t_post), v_ref), ties broken by the gap of mean cosines). That AUROC is measured on
+the extraction prompts themselves, not on a held-out set: a simple, documented choice.
+
+Every outcome is cached under ``cache_subdir("supply")`` as JSON Lines, one record per
+(kind, model key, judge, settings, prompt) with its provenance and judge verdict, so a rerun
+generates nothing. :meth:`AnswerSupplier.write_provenance` writes this run's records to an
+output directory.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import warnings
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+
+from harc.activations import capture_prompts
+from harc.cache import cache_subdir
+from harc.directions import DirectionSet, extract_prompt_directions
+from harc.errors import HarcError
+from harc.generation import GenerationSettings, Generator
+from harc.io import atomic_path
+from harc.judges import Judge, Verdict, get_judge
+from harc.positions import ChatFormat
+from harc.training.ablation import choose_ablation_slot, direction_digest, directional_ablation
+from harc.training.config import DataSettings
+
+logger = logging.getLogger(__name__)
+
+RetainKind = Literal["harmless", "pseudo_harmful"]
+PROVENANCE_FILE = "supplied_answers.jsonl"
+FORMAT_VERSION = 1
+
+REFUSAL_TEMPLATES: tuple[str, ...] = (
+    "I'm sorry, but I can't help with that request.",
+    "I can't assist with that. It could cause real harm, so I won't provide it.",
+    "I'm not able to help with this request. If you have another question, I'm happy to help.",
+    "Sorry, but I can't provide that. Is there something else I can help you with?",
+    "I won't help with that, because it could be used to hurt people or break the law.",
+)
+
+
+def template_refusal(prompt: str) -> str:
+    """One of :data:`REFUSAL_TEMPLATES`, chosen deterministically from the prompt text."""
+    digest = hashlib.sha256(prompt.encode("utf-8")).digest()
+    return REFUSAL_TEMPLATES[int.from_bytes(digest[:4], "big") % len(REFUSAL_TEMPLATES)]
+
+
+@dataclass(frozen=True)
+class SuppliedAnswer:
+    """A kept answer. ``kind`` is a pair kind (refusal, harmful, helpful, compliant);
+    ``provenance`` is ``model``, ``model+ablation`` or ``template``."""
+
+    prompt: str
+    response: str
+    kind: str
+    provenance: str
+
+
+class AnswerSupplier:
+    """Answers written by ``model`` for prompts that have none (see the module docstring).
+
+    ``model_name`` names the weights in every cache key. ``directions`` (prompt-side) and
+    ``activations`` (``harmful_t_post`` / ``harmless_t_post`` over all slots, as returned by
+    ``extract_prompt_directions``) are optional: when missing they are computed from the
+    prompts given to :meth:`set_extraction`. ``out_dir``: where :data:`PROVENANCE_FILE` is
+    rewritten after every call. ``counts`` tallies kept, templated and dropped answers.
+    """
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        settings: DataSettings,
+        model_name: str,
+        chat: ChatFormat | None = None,
+        directions: DirectionSet | None = None,
+        activations: Mapping[str, torch.Tensor] | None = None,
+        ablation_slot: int | None = None,
+        judge: Judge | None = None,
+        cache_dir: Path | None = None,
+        generation_cache_dir: Path | None = None,
+        out_dir: Path | None = None,
+        batch_size: int = 8,
+        progress: bool = True,
+    ) -> None:
+        self.model = model
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.model_name = model_name
+        self.chat = chat if chat is not None else ChatFormat(tokenizer)
+        self.directions = directions
+        self.activations = dict(activations) if activations is not None else None
+        self._slot = settings.supply_ablation_layer if settings.supply_ablation_layer is not None \
+            else ablation_slot
+        self.judge = judge if judge is not None else get_judge("keyword")
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else cache_subdir("supply")
+        self.generation_cache_dir = generation_cache_dir
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.batch_size = batch_size
+        self.progress = progress
+        self.extraction: tuple[list[str], list[str]] | None = None
+        self.records: list[dict[str, Any]] = []
+        self.counts: dict[str, int] = {}
+        self._cache: dict[str, dict[str, Any]] | None = None
+
+    @classmethod
+    def from_loaded(cls, loaded: Any, settings: DataSettings, **kwargs: Any) -> AnswerSupplier:
+        """From a :class:`harc.models.LoadedModel`."""
+        return cls(loaded.model, loaded.tokenizer, settings=settings, model_name=loaded.name,
+                   **kwargs)
+
+    # -- what data assembly calls ------------------------------------------------------------
+
+    def set_extraction(self, harmful: Sequence[str], harmless: Sequence[str]) -> None:
+        """The extraction prompts, used only if directions or activations must be computed."""
+        self.extraction = (list(harmful), list(harmless))
+
+    def refusals(self, prompts: Sequence[str]) -> dict[str, SuppliedAnswer]:
+        """A refusal for every prompt: the model's own when it refuses, else a template."""
+        records = self._supply(prompts, "refusal", self._plain_generator(), "model",
+                               self._resolve_refusal)
+        return self._kept(records, "refusal")
+
+    def helpful(self, prompts: Sequence[str], kind: RetainKind) -> dict[str, SuppliedAnswer]:
+        """Non-refusing answers to harmless (``helpful``) or pseudo-harmful (``compliant``)
+        prompts; refused ones are left out."""
+        if kind not in ("harmless", "pseudo_harmful"):
+            raise HarcError(f"retain kind must be 'harmless' or 'pseudo_harmful', not {kind!r}")
+        pair_kind = "helpful" if kind == "harmless" else "compliant"
+        records = self._supply(prompts, pair_kind, self._plain_generator(), "model",
+                               _keep_non_refusal)
+        return self._kept(records, pair_kind)
+
+    def harmful_answers(self, prompts: Sequence[str]) -> dict[str, SuppliedAnswer]:
+        """Answers with the refusal direction ablated; those still refusing are left out."""
+        records = self._supply(prompts, "harmful", self._ablated_generator(), "model+ablation",
+                               _keep_non_refusal)
+        return self._kept(records, "harmful")
+
+    def write_provenance(self, out_dir: str | Path) -> Path:
+        """Write this run's records (kept and dropped) to ``out_dir / PROVENANCE_FILE``."""
+        target = Path(out_dir) / PROVENANCE_FILE
+        with atomic_path(target) as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records),
+                           encoding="utf-8")
+        return target
+
+    # -- ablation ------------------------------------------------------------------------------
+
+    @property
+    def ablation_slot(self) -> int:
+        if self._slot is None:
+            directions = self._directions()
+            activations = self._activations()
+            self._slot = choose_ablation_slot(
+                directions, activations["harmful_t_post"], activations["harmless_t_post"]
+            )
+            logger.info("self-supply: ablating the refusal direction at slot %d", self._slot)
+        return self._slot
+
+    def ablation_direction(self) -> torch.Tensor:
+        directions = self._directions()
+        slot = self.ablation_slot
+        if not 0 <= slot < directions.num_slots:
+            raise HarcError(f"ablation slot {slot} outside 0..{directions.num_slots - 1}")
+        return directions.refusal[slot]
+
+    def _directions(self) -> DirectionSet:
+        if self.directions is None:
+            harmful, harmless = self._extraction_prompts()
+            self.directions, found = extract_prompt_directions(
+                self.model, self.chat, harmful, harmless, batch_size=self.batch_size,
+                progress=self.progress,
+            )
+            if self.activations is None:
+                self.activations = found
+        return self.directions
+
+    def _activations(self) -> dict[str, torch.Tensor]:
+        if self.activations is None:
+            harmful, harmless = self._extraction_prompts()
+            self.activations = {
+                f"{name}_t_post": capture_prompts(
+                    self.model, self.chat, texts, positions=("t_post",),
+                    batch_size=self.batch_size, progress=self.progress,
+                )["t_post"]
+                for name, texts in (("harmful", harmful), ("harmless", harmless))
+            }
+        return self.activations
+
+    def _extraction_prompts(self) -> tuple[list[str], list[str]]:
+        if self.extraction is None or not all(self.extraction):
+            raise HarcError("harmful answers need the refusal direction: give the supplier "
+                            "directions and an ablation slot, or call set_extraction first")
+        return self.extraction
+
+    # -- generation, judging, caching ----------------------------------------------------------
+
+    def _generation_settings(self) -> GenerationSettings:
+        return GenerationSettings(max_new_tokens=self.settings.supply_max_new_tokens,
+                                  batch_size=self.batch_size)
+
+    def _plain_generator(self) -> tuple[Generator, dict[str, Any]]:
+        generator = Generator(self.model, self.tokenizer, chat=self.chat,
+                              model_key=self.model_name, cache_dir=self.generation_cache_dir,
+                              progress=self.progress)
+        return generator, {}
+
+    def _ablated_generator(self) -> tuple[Generator, dict[str, Any]]:
+        direction = self.ablation_direction()
+        digest = direction_digest(direction)
+        extra = {"ablation_slot": self.ablation_slot, "direction_sha256": digest}
+        generator = Generator(
+            self.model, self.tokenizer, chat=self.chat,
+            model_key=f"{self.model_name}|ablate-refusal@{self.ablation_slot}:{digest}",
+            cache_dir=self.generation_cache_dir, progress=self.progress,
+            context=lambda: directional_ablation(self.model, direction),
+        )
+        return generator, extra
+
+    def _supply(
+        self,
+        prompts: Sequence[str],
+        kind: str,
+        generator_and_extra: tuple[Generator, dict[str, Any]],
+        provenance: str,
+        resolve: Callable[[str, str, Verdict], tuple[str, str, bool]],
+    ) -> list[dict[str, Any]]:
+        generator, extra = generator_and_extra
+        unique = list(dict.fromkeys(prompts))
+        settings = {"max_new_tokens": self.settings.supply_max_new_tokens, "do_sample": False,
+                    "chat_template": _digest_text(self.chat.prefix + "\x00" + self.chat.suffix),
+                    "format_version": FORMAT_VERSION, **extra}
+        keys = {p: _key(kind, generator.model_key, self.judge.name, settings, p) for p in unique}
+        cache = self._load_cache()
+        missing = [p for p in unique if keys[p] not in cache]
+        if missing:
+            responses = generator.generate(missing, self._generation_settings())
+            verdicts = self.judge.judge(missing, responses)
+            fresh = []
+            for prompt, response, verdict in zip(missing, responses, verdicts, strict=True):
+                text, source, kept = resolve(prompt, response, verdict)
+                fresh.append({
+                    "key": keys[prompt], "prompt": prompt, "response": text, "kind": kind,
+                    "provenance": source if source else provenance, "kept": kept,
+                    "generated": response, "verdict": _verdict_dict(verdict),
+                    "model": self.model_name, "model_key": generator.model_key,
+                    "settings": settings,
+                })
+            self._append_cache(fresh)
+        records = [cache[keys[p]] for p in unique]
+        self.records.extend(records)
+        if self.out_dir is not None:
+            self.write_provenance(self.out_dir)
+        return records
+
+    def _kept(self, records: list[dict[str, Any]], kind: str) -> dict[str, SuppliedAnswer]:
+        kept = {r["prompt"]: SuppliedAnswer(r["prompt"], r["response"], kind, r["provenance"])
+                for r in records if r["kept"]}
+        tally: dict[str, int] = {}
+        for r in records:
+            label = f"{kind}_{r['provenance'].replace('+', '_')}" if r["kept"] \
+                else f"{kind}_refused_dropped"
+            tally[label] = tally.get(label, 0) + 1
+        for label, n in tally.items():
+            self.counts[label] = self.counts.get(label, 0) + n
+        summary = ", ".join(f"{n} {label}" for label, n in sorted(tally.items()))
+        log = logger.warning if any(k.endswith(("dropped", "template")) for k in tally) \
+            else logger.info
+        log("self-supplied %s answers for %d prompts: %s", kind, len(records), summary)
+        return kept
+
+    def _cache_path(self) -> Path:
+        name = hashlib.sha256(self.model_name.encode("utf-8")).hexdigest()[:16]
+        return self.cache_dir / f"{name}.jsonl"
+
+    def _load_cache(self) -> dict[str, dict[str, Any]]:
+        if self._cache is None:
+            self._cache = {}
+            path = self._cache_path()
+            if path.is_file():
+                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                    try:
+                        record = json.loads(line)
+                        self._cache[record["key"]] = record
+                    except (ValueError, KeyError, TypeError):
+                        warnings.warn(f"{path}, line {number}: unreadable supply record skipped",
+                                      stacklevel=2)
+        return self._cache
+
+    def _append_cache(self, records: list[dict[str, Any]]) -> None:
+        path = self._cache_path()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
+        self._load_cache().update({r["key"]: r for r in records})
+
+    def _resolve_refusal(
+        self, prompt: str, response: str, verdict: Verdict
+    ) -> tuple[str, str, bool]:
+        if verdict.refused and response.strip():
+            return response, "model", True
+        return template_refusal(prompt), "template", True
+
+
+def _keep_non_refusal(_prompt: str, response: str, verdict: Verdict) -> tuple[str, str, bool]:
+    return response, "", bool(response.strip()) and verdict.refused is False
+
+
+def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
+    return {"refused": verdict.refused, "harmful": verdict.harmful, "score": verdict.score,
+            "judge": verdict.judge, "rationale": verdict.rationale}
+
+
+def _digest_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def _key(kind: str, model_key: str, judge: str, settings: dict[str, Any], prompt: str) -> str:
+    payload = json.dumps([kind, model_key, judge, settings, prompt], sort_keys=True,
+                         ensure_ascii=False)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
