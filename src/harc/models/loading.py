@@ -1,0 +1,180 @@
+"""One entry point to load a causal chat LM: Hub id, local directory, or GGUF file.
+
+Network policy: ``local_files_only=True`` by default. harc never downloads weights unless the
+caller passes ``local_files_only=False`` explicitly (the environment's ``HF_HUB_OFFLINE`` is
+not consulted; transformers still honours it on its own).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harc.errors import HarcError
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "fp32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "bf16": torch.bfloat16,
+    "float16": torch.float16,
+    "fp16": torch.float16,
+}
+
+logger = logging.getLogger(__name__)
+
+_HF_WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+@dataclass
+class LoadedModel:
+    """A model ready for HARC: eval mode, tokenizer padding on the left with a pad token set.
+
+    ``name`` is a human-readable model name (the GGUF's ``general.name`` when there is one,
+    else the id/path given); ``source`` is where the weights came from (absolute path of the
+    GGUF file or model directory, or the Hub id).
+    """
+
+    model: Any
+    tokenizer: Any
+    name: str
+    source: str
+    dtype: torch.dtype
+    device: torch.device
+
+
+def resolve_dtype(dtype: str | torch.dtype) -> torch.dtype:
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return DTYPES[dtype.lower()]
+    except KeyError:
+        raise HarcError(f"unknown dtype {dtype!r}; use one of {', '.join(DTYPES)}") from None
+
+
+def prepare_tokenizer(tokenizer: Any) -> Any:
+    """Left padding and a pad token (eos, else unk) so batched generation and probing work."""
+    if tokenizer.pad_token is None:
+        fallback = tokenizer.eos_token if tokenizer.eos_token is not None else tokenizer.unk_token
+        if fallback is None:
+            raise HarcError(
+                f"tokenizer {type(tokenizer).__name__} has no pad, eos or unk token to pad with"
+            )
+        tokenizer.pad_token = fallback
+    tokenizer.padding_side = "left"
+    return tokenizer
+
+
+def _resolve_gguf(name_or_path: str, gguf_file: str | None, local_files_only: bool) -> Path | None:
+    """The local GGUF file to load, or None when this is not a GGUF load."""
+    path = Path(name_or_path).expanduser()
+    if gguf_file is not None:
+        candidate = Path(gguf_file).expanduser()
+        if candidate.is_absolute() and candidate.is_file():
+            return candidate
+        if path.is_dir():
+            if not (path / gguf_file).is_file():
+                raise HarcError(f"{gguf_file!r} not found in {path}")
+            return path / gguf_file
+        from huggingface_hub import hf_hub_download  # a Hub repo + file name
+
+        try:
+            return Path(hf_hub_download(name_or_path, gguf_file, local_files_only=local_files_only))
+        except Exception as exc:
+            raise HarcError(
+                f"cannot get {gguf_file!r} from {name_or_path!r} "
+                f"(local_files_only={local_files_only}): {exc}"
+            ) from exc
+    if path.is_file():
+        if path.suffix.lower() != ".gguf":
+            raise HarcError(f"{path} is a file but not a .gguf; pass a model directory instead")
+        return path
+    if path.is_dir() and not any((path / f).exists() for f in _HF_WEIGHT_FILES):
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) == 1:
+            return ggufs[0]
+        if len(ggufs) > 1:
+            names = ", ".join(g.name for g in ggufs)
+            raise HarcError(f"{path} holds several GGUF files ({names}); pass gguf_file=")
+    return None
+
+
+def _load_transformers(
+    name_or_path: str, dtype: torch.dtype, trust_remote_code: bool, local_files_only: bool
+) -> tuple[Any, Any]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    kwargs = {"trust_remote_code": trust_remote_code, "local_files_only": local_files_only}
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+        model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
+    except OSError as exc:
+        hint = (
+            " (local_files_only=True: pass local_files_only=False to allow a download)"
+            if local_files_only and not Path(name_or_path).exists()
+            else ""
+        )
+        raise HarcError(f"cannot load {name_or_path!r}{hint}: {exc}") from exc
+    return model, tokenizer
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str],
+    *,
+    gguf_file: str | None = None,
+    dtype: str | torch.dtype = "float32",
+    device: str | torch.device = "cpu",
+    trust_remote_code: bool = False,
+    local_files_only: bool = True,
+    cache: bool = True,
+) -> LoadedModel:
+    """Load a causal LM and its tokenizer for HARC.
+
+    ``name_or_path``: a Hub id, a local model directory (safetensors), a ``.gguf`` file, or a
+    directory holding one (name it with ``gguf_file`` when there are several). GGUF weights are
+    dequantized to ``dtype`` and, with ``cache``, stored as safetensors for fast reloads.
+    """
+    torch_dtype = resolve_dtype(dtype)
+    target_device = torch.device(device)
+    name_or_path = str(name_or_path)
+    gguf_path = _resolve_gguf(name_or_path, gguf_file, local_files_only)
+    if gguf_path is not None:
+        from harc.models.gguf import load_gguf
+
+        model, tokenizer, info = load_gguf(gguf_path, dtype=torch_dtype, cache=cache)
+        name = info.name or gguf_path.stem
+        source = str(gguf_path.resolve())
+        if not info.has_chat_template:
+            logger.warning(
+                "%s (%s) carries no chat template: HARC needs one, and a GGUF without it is often "
+                "a base (not instruction-tuned) model that will not follow chat prompts",
+                gguf_path.name,
+                name,
+            )
+    else:
+        model, tokenizer = _load_transformers(
+            name_or_path, torch_dtype, trust_remote_code, local_files_only
+        )
+        local = Path(name_or_path).expanduser()
+        name = name_or_path
+        source = str(local.resolve()) if local.exists() else name_or_path
+
+    prepare_tokenizer(tokenizer)
+    model.to(target_device)
+    model.eval()
+    gen_config = getattr(model, "generation_config", None)
+    if gen_config is not None and gen_config.pad_token_id is None:
+        gen_config.pad_token_id = tokenizer.pad_token_id
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=name,
+        source=source,
+        dtype=torch_dtype,
+        device=target_device,
+    )

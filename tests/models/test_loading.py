@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from harc.errors import HarcError
+from harc.models import LoadedModel, load_model
+from harc.models.loading import prepare_tokenizer, resolve_dtype
+from tests.tiny import tiny_model, tiny_tokenizer
+
+
+@pytest.fixture
+def saved_llama(tmp_path: Path) -> Path:
+    out = tmp_path / "tiny-llama"
+    tiny_model("llama", num_layers=2).save_pretrained(out)
+    tokenizer = tiny_tokenizer()
+    tokenizer.padding_side = "right"
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def test_load_local_directory(saved_llama: Path) -> None:
+    loaded = load_model(saved_llama)
+    assert isinstance(loaded, LoadedModel)
+    assert loaded.source == str(saved_llama.resolve())
+    assert loaded.dtype == torch.float32
+    assert loaded.device == torch.device("cpu")
+    assert not loaded.model.training
+    assert loaded.tokenizer.padding_side == "left"
+    assert loaded.tokenizer.pad_token == "<pad>"
+    assert loaded.model.config.num_hidden_layers == 2
+    reference = tiny_model("llama", num_layers=2)
+    ids = torch.randint(0, 300, (1, 5))
+    with torch.no_grad():
+        assert torch.allclose(loaded.model(ids).logits, reference(ids).logits, atol=1e-5)
+
+
+def test_load_local_directory_bf16(saved_llama: Path) -> None:
+    loaded = load_model(str(saved_llama), dtype="bf16")
+    assert loaded.dtype == torch.bfloat16
+    assert next(loaded.model.parameters()).dtype == torch.bfloat16
+
+
+def test_pad_token_falls_back_to_eos() -> None:
+    tokenizer = tiny_tokenizer()
+    tokenizer.pad_token = None
+    prepare_tokenizer(tokenizer)
+    assert tokenizer.pad_token == tokenizer.eos_token
+    assert tokenizer.padding_side == "left"
+
+
+def test_missing_model_is_a_harc_error(tmp_path: Path) -> None:
+    with pytest.raises(HarcError, match="local_files_only"):
+        load_model("no-such-org/no-such-model-harc-test")
+
+
+def test_non_gguf_file_rejected(tmp_path: Path) -> None:
+    bogus = tmp_path / "weights.bin"
+    bogus.write_bytes(b"nope")
+    with pytest.raises(HarcError, match=r"not a \.gguf"):
+        load_model(bogus)
+
+
+def test_gguf_file_missing_in_dir(tmp_path: Path) -> None:
+    with pytest.raises(HarcError, match=r"missing\.gguf"):
+        load_model(tmp_path, gguf_file="missing.gguf")
+
+
+def test_several_ggufs_need_a_name(tmp_path: Path) -> None:
+    (tmp_path / "a.gguf").write_bytes(b"GGUF")
+    (tmp_path / "b.gguf").write_bytes(b"GGUF")
+    with pytest.raises(HarcError, match="several GGUF"):
+        load_model(tmp_path)
+
+
+def test_resolve_dtype() -> None:
+    assert resolve_dtype("float32") is torch.float32
+    assert resolve_dtype("BF16") is torch.bfloat16
+    assert resolve_dtype(torch.float16) is torch.float16
+    with pytest.raises(HarcError, match="unknown dtype"):
+        resolve_dtype("int4")
