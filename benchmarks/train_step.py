@@ -33,13 +33,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harc.data import builtin_prompts  # noqa: E402
-from harc.directions import DirectionSet  # noqa: E402
-from harc.io import write_json_atomic  # noqa: E402
-from harc.models.loading import LoadedModel  # noqa: E402
-from harc.positions import ChatFormat  # noqa: E402
-from harc.training.config import HarcConfig  # noqa: E402
-from harc.training.step import (  # noqa: E402
+from harc.data import builtin_prompts
+from harc.directions import DirectionSet
+from harc.io import write_json_atomic
+from harc.models.loading import LoadedModel
+from harc.positions import ChatFormat
+from harc.training.config import HarcConfig
+from harc.training.step import (
     LossSettings,
     build_step_batch,
     compute_losses,
@@ -47,16 +47,28 @@ from harc.training.step import (  # noqa: E402
 )
 
 VARIANTS = ("sft", "harc", "harc_two_copy")
-QWEN_7B = dict(hidden_size=3584, intermediate_size=18944, num_hidden_layers=28,
-               num_attention_heads=28, num_key_value_heads=4, vocab_size=152064)
+QWEN_7B = dict(
+    hidden_size=3584,
+    intermediate_size=18944,
+    num_hidden_layers=28,
+    num_attention_heads=28,
+    num_key_value_heads=4,
+    vocab_size=152064,
+)
 
 
 def load(spec: str, dtype: str, device: str) -> LoadedModel:
     if spec == "tiny":
         from tests.tiny import tiny_model, tiny_tokenizer
 
-        return LoadedModel(tiny_model("qwen2", num_layers=4), tiny_tokenizer(), "tiny-qwen2", "random",
-                           torch.float32, torch.device("cpu"))
+        return LoadedModel(
+            tiny_model("qwen2", num_layers=4),
+            tiny_tokenizer(),
+            "tiny-qwen2",
+            "random",
+            torch.float32,
+            torch.device("cpu"),
+        )
     if spec == "default":
         from harc.models import load_default
 
@@ -70,16 +82,24 @@ def load(spec: str, dtype: str, device: str) -> LoadedModel:
 
 def _random_qwen_7b(dtype: str, device: str) -> LoadedModel:
     """Random weights of the Qwen2.5-7B architecture (no download) + the tiny test tokenizer."""
+    from tests.tiny import tiny_tokenizer
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
     from harc.models.loading import resolve_dtype
-    from tests.tiny import tiny_tokenizer
 
     torch_dtype = resolve_dtype(dtype)
     with torch.device(device):
-        model = Qwen2ForCausalLM(Qwen2Config(**QWEN_7B, max_position_embeddings=4096)).to(torch_dtype)
-    return LoadedModel(model.eval(), tiny_tokenizer(), "random-qwen2.5-7b-arch", "random", torch_dtype,
-                       torch.device(device))
+        model = Qwen2ForCausalLM(Qwen2Config(**QWEN_7B, max_position_embeddings=4096)).to(
+            torch_dtype
+        )
+    return LoadedModel(
+        model.eval(),
+        tiny_tokenizer(),
+        "random-qwen2.5-7b-arch",
+        "random",
+        torch_dtype,
+        torch.device(device),
+    )
 
 
 def worker(args: argparse.Namespace) -> dict:
@@ -90,31 +110,47 @@ def worker(args: argparse.Namespace) -> dict:
     chat = ChatFormat(loaded.tokenizer, max_length=config.max_length)
     harmful = [p.text for p in builtin_prompts("harmful", "train")]
     harmless = [p.text for p in builtin_prompts("harmless", "train")]
-    answer = ("Sure, here is a detailed answer. First, consider the overall goal and then break "
-              "it down into concrete steps that anyone could follow at home.")
+    answer = (
+        "Sure, here is a detailed answer. First, consider the overall goal and then break "
+        "it down into concrete steps that anyone could follow at home."
+    )
     refusal = "I'm sorry, but I can't help with that request. It could cause real harm."
     step_batch = build_step_batch(
         chat,
         [(p, refusal) for p in harmful[: config.batch_harmful]],
-        [(p, answer) for p in harmful[config.batch_harmful: 2 * config.batch_harmful]],
+        [(p, answer) for p in harmful[config.batch_harmful : 2 * config.batch_harmful]],
         [(p, answer) for p in harmless[: config.batch_harmless + config.batch_pseudo]],
         pad_token_id=loaded.tokenizer.pad_token_id,
     )
     step_batch.batch = step_batch.batch.to(loaded.device)
     lora = config.lora
     reference_model = copy.deepcopy(loaded.model) if args.worker == "harc_two_copy" else None
-    model = get_peft_model(loaded.model, LoraConfig(r=lora.r, lora_alpha=lora.alpha,
-                                                    lora_dropout=lora.dropout,
-                                                    target_modules=lora.target_modules,
-                                                    task_type="CAUSAL_LM"))
+    model = get_peft_model(
+        loaded.model,
+        LoraConfig(
+            r=lora.r,
+            lora_alpha=lora.alpha,
+            lora_dropout=lora.dropout,
+            target_modules=lora.target_modules,
+            task_type="CAUSAL_LM",
+        ),
+    )
     model.train()
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
     n_slots = loaded.model.config.num_hidden_layers + 1
     generator = torch.Generator().manual_seed(0)
-    directions = DirectionSet(*(torch.nn.functional.normalize(
-        torch.randn(n_slots, loaded.model.config.hidden_size, generator=generator), dim=-1)
-        for _ in range(2)))
-    directions.harm_resp, directions.refusal_resp = directions.harm.flip(0), directions.refusal.flip(0)
+    directions = DirectionSet(
+        *(
+            torch.nn.functional.normalize(
+                torch.randn(n_slots, loaded.model.config.hidden_size, generator=generator), dim=-1
+            )
+            for _ in range(2)
+        )
+    )
+    directions.harm_resp, directions.refusal_resp = (
+        directions.harm.flip(0),
+        directions.refusal.flip(0),
+    )
     slots = [n_slots // 2 - 1, n_slots // 2 + 1]
     settings = LossSettings(config.margin, config.response_tokens, "harmful_answer")
     weights = config.weights.model_dump()
@@ -123,19 +159,26 @@ def worker(args: argparse.Namespace) -> dict:
 
     def step() -> None:
         if args.worker == "sft":
-            loss = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask,
-                         labels=labels, use_cache=False).loss
+            loss = model(
+                input_ids=batch.input_ids,
+                attention_mask=batch.attention_mask,
+                labels=labels,
+                use_cache=False,
+            ).loss
         else:
             if reference_model is None:
                 reference = reference_logits_for(model, step_batch)
             else:
                 with torch.no_grad():
                     rows = step_batch.roles == 2
-                    reference = reference_model(input_ids=batch.input_ids[rows],
-                                                attention_mask=batch.attention_mask[rows],
-                                                logits_to_keep=step_batch.logit_columns).logits
-            terms = compute_losses(model, step_batch, directions, slots, settings,
-                                   reference_logits=reference)
+                    reference = reference_model(
+                        input_ids=batch.input_ids[rows],
+                        attention_mask=batch.attention_mask[rows],
+                        logits_to_keep=step_batch.logit_columns,
+                    ).logits
+            terms = compute_losses(
+                model, step_batch, directions, slots, settings, reference_logits=reference
+            )
             loss = sum(weights[name] * value for name, value in terms.items())
         loss.backward()
         optimizer.step()
@@ -150,9 +193,15 @@ def worker(args: argparse.Namespace) -> dict:
         if index >= args.warmup:
             times.append(time.perf_counter() - started)
     tokens = int(batch.attention_mask.sum())
-    result = {"variant": args.worker, "model": loaded.name, "rows": int(batch.input_ids.shape[0]),
-              "tokens": tokens, "median_step_s": statistics.median(times), "step_times": times,
-              "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    result = {
+        "variant": args.worker,
+        "model": loaded.name,
+        "rows": int(batch.input_ids.shape[0]),
+        "tokens": tokens,
+        "median_step_s": statistics.median(times),
+        "step_times": times,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
     if loaded.device.type == "cuda":
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
         n_params = sum(p.numel() for p in model.parameters())
@@ -163,8 +212,9 @@ def worker(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", default="default")
     parser.add_argument("--config", default="cpu-demo")
     parser.add_argument("--dtype", default="float32")
@@ -180,34 +230,73 @@ def main() -> None:
         return
     results = {}
     for variant in args.variants.split(","):
-        command = [sys.executable, __file__, "--worker", variant, "--model", args.model,
-                   "--config", args.config, "--dtype", args.dtype, "--device", args.device,
-                   "--steps", str(args.steps), "--warmup", str(args.warmup)]
+        command = [
+            sys.executable,
+            __file__,
+            "--worker",
+            variant,
+            "--model",
+            args.model,
+            "--config",
+            args.config,
+            "--dtype",
+            args.dtype,
+            "--device",
+            args.device,
+            "--steps",
+            str(args.steps),
+            "--warmup",
+            str(args.warmup),
+        ]
         completed = subprocess.run(command, capture_output=True, text=True, check=True)
         results[variant] = json.loads(completed.stdout.strip().splitlines()[-1])
-        print(f"{variant}: median {results[variant]['median_step_s']:.2f} s, "
-              f"peak RSS {results[variant]['peak_rss_mb']:.0f} MB", flush=True)
+        print(
+            f"{variant}: median {results[variant]['median_step_s']:.2f} s, "
+            f"peak RSS {results[variant]['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
     memory_key = "peak_cuda_mb" if args.device.startswith("cuda") else "peak_rss_mb"
-    summary = {"config": args.config, "device": args.device, "dtype": args.dtype,
-               "memory_metric": memory_key, "variants": results}
+    summary = {
+        "config": args.config,
+        "device": args.device,
+        "dtype": args.dtype,
+        "memory_metric": memory_key,
+        "variants": results,
+    }
     if "sft" in results and "harc" in results:
-        summary["time_ratio_harc_over_sft"] = results["harc"]["median_step_s"] / results["sft"]["median_step_s"]
-        summary["memory_ratio_harc_over_sft"] = results["harc"][memory_key] / results["sft"][memory_key]
+        summary["time_ratio_harc_over_sft"] = (
+            results["harc"]["median_step_s"] / results["sft"]["median_step_s"]
+        )
+        summary["memory_ratio_harc_over_sft"] = (
+            results["harc"][memory_key] / results["sft"][memory_key]
+        )
     if "harc_two_copy" in results and "harc" in results:
-        summary["memory_ratio_two_copy_over_harc"] = (results["harc_two_copy"][memory_key]
-                                                      / results["harc"][memory_key])
+        summary["memory_ratio_two_copy_over_harc"] = (
+            results["harc_two_copy"][memory_key] / results["harc"][memory_key]
+        )
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"train step, {args.model} ({args.device}, {args.dtype}, config {args.config})")
+    table = Table(
+        title=f"train step, {args.model} ({args.device}, {args.dtype}, config {args.config})"
+    )
     for column in ("variant", "rows", "tokens", "median step s", memory_key):
         table.add_column(column, justify="right")
     for variant, row in results.items():
-        table.add_row(variant, str(row["rows"]), str(row["tokens"]), f"{row['median_step_s']:.3f}",
-                      f"{row[memory_key]:.0f}")
+        table.add_row(
+            variant,
+            str(row["rows"]),
+            str(row["tokens"]),
+            f"{row['median_step_s']:.3f}",
+            f"{row[memory_key]:.0f}",
+        )
     console = Console()
     console.print(table)
-    for key in ("time_ratio_harc_over_sft", "memory_ratio_harc_over_sft", "memory_ratio_two_copy_over_harc"):
+    for key in (
+        "time_ratio_harc_over_sft",
+        "memory_ratio_harc_over_sft",
+        "memory_ratio_two_copy_over_harc",
+    ):
         if key in summary:
             console.print(f"{key} = {summary[key]:.3f}")
     write_json_atomic(args.out, summary)

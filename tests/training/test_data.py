@@ -232,3 +232,17 @@ def test_training_answers_file(tmp_path):
     rows = [json.loads(line) for line in path.read_text().splitlines()]
     assert len(rows) == 2 * len(data.harmful) + len(data.harmless) + len(data.pseudo)
     assert {row["provenance"] for row in rows} == {"model", "model+ablation"}
+
+
+def test_max_prompts_takes_a_seeded_counted_sample():
+    from harc.training.config import DataSettings
+    from harc.training.data import _limited
+
+    settings = DataSettings(max_prompts=3)
+    counts: dict[str, int] = {}
+    prompts = [f"prompt {i}" for i in range(10)]
+    first = _limited(prompts, settings, 0, "harmful", counts)
+    assert len(first) == 3 and set(first) <= set(prompts)
+    assert counts == {"harmful_not_sampled": 7}
+    assert _limited(prompts, settings, 0, "harmful", {}) == first
+    assert _limited(prompts, DataSettings(), 0, "harmful", {}) == prompts

@@ -9,14 +9,20 @@ from harc.models.loading import LoadedModel
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
-    group.add_argument("--model", default=None,
-                       help="Hub id, local directory or .gguf file (default: the embedded model)")
+    group.add_argument(
+        "--model",
+        default=None,
+        help="Hub id, local directory or .gguf file (default: the embedded model)",
+    )
     group.add_argument("--gguf-file", default=None, help="GGUF file name inside --model")
     group.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
     group.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
     group.add_argument("--trust-remote-code", action="store_true")
-    group.add_argument("--template", default=None,
-                       help="raw prompt template with {instruction}, for models without a chat template")
+    group.add_argument(
+        "--template",
+        default=None,
+        help="raw prompt template with {instruction}, for models without a chat template",
+    )
     group.add_argument("--batch-size", type=int, default=8)
 
 
@@ -27,5 +33,10 @@ def load_from_args(args: argparse.Namespace) -> LoadedModel:
         return load_default(dtype=args.dtype, device=args.device)
     from harc.models import load_model
 
-    return load_model(args.model, gguf_file=args.gguf_file, dtype=args.dtype, device=args.device,
-                      trust_remote_code=args.trust_remote_code)
+    return load_model(
+        args.model,
+        gguf_file=args.gguf_file,
+        dtype=args.dtype,
+        device=args.device,
+        trust_remote_code=args.trust_remote_code,
+    )

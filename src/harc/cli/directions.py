@@ -14,19 +14,26 @@ from harc.positions import ChatFormat
 
 
 def register(commands: argparse._SubParsersAction) -> None:
-    parser = commands.add_parser("directions", help="extract harmfulness and refusal directions",
-                                 description=__doc__)
+    parser = commands.add_parser(
+        "directions", help="extract harmfulness and refusal directions", description=__doc__
+    )
     add_model_arguments(parser)
     defaults = DirectionJobConfig()
-    parser.add_argument("--harmful", default=defaults.harmful,
-                        help="harmful prompts: a file or builtin:harmful[:train|heldout]")
+    parser.add_argument(
+        "--harmful",
+        default=defaults.harmful,
+        help="harmful prompts: a file or builtin:harmful[:train|heldout]",
+    )
     parser.add_argument("--harmless", default=defaults.harmless, help="harmless prompts")
     parser.add_argument("--heldout-harmful", default=defaults.heldout_harmful)
     parser.add_argument("--heldout-harmless", default=defaults.heldout_harmless)
     parser.add_argument("--no-heldout", action="store_true", help="skip held-out statistics")
-    parser.add_argument("--responses", default=None,
-                        help="pairs file (prompt, response, kind in harmful/refusal/helpful) for "
-                             "response-side directions")
+    parser.add_argument(
+        "--responses",
+        default=None,
+        help="pairs file (prompt, response, kind in harmful/refusal/helpful) for "
+        "response-side directions",
+    )
     parser.add_argument("--max-prompts", type=int, default=defaults.max_prompts)
     parser.add_argument("--bootstrap", type=int, default=defaults.bootstrap_resamples)
     parser.add_argument("--seed", type=int, default=defaults.seed)
@@ -36,11 +43,15 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     config = DirectionJobConfig(
-        harmful=args.harmful, harmless=args.harmless,
+        harmful=args.harmful,
+        harmless=args.harmless,
         heldout_harmful=None if args.no_heldout else args.heldout_harmful,
         heldout_harmless=None if args.no_heldout else args.heldout_harmless,
-        responses=args.responses, max_prompts=args.max_prompts, batch_size=args.batch_size,
-        bootstrap_resamples=args.bootstrap, seed=args.seed,
+        responses=args.responses,
+        max_prompts=args.max_prompts,
+        batch_size=args.batch_size,
+        bootstrap_resamples=args.bootstrap,
+        seed=args.seed,
     )
     loaded = load_from_args(args)
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
@@ -62,8 +73,11 @@ def print_summary(result: DirectionJobResult, console: Console | None = None) ->
         if row["cos"] is None:
             cells = [str(row["slot"]), "undefined", "-"]
         else:
-            cells = [str(row["slot"]), f"{row['cos']:+.3f}",
-                     f"[{row['cos_low']:+.3f}, {row['cos_high']:+.3f}]"]
+            cells = [
+                str(row["slot"]),
+                f"{row['cos']:+.3f}",
+                f"[{row['cos_low']:+.3f}, {row['cos_high']:+.3f}]",
+            ]
         if has_auroc:
             cells += [f"{row['auroc_harm']:.3f}", f"{row['auroc_refusal']:.3f}"]
         table.add_row(*cells)

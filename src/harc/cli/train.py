@@ -12,8 +12,9 @@ from harc.training import PRESETS, HarcConfig, train_harc
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("train", help="fine-tune a model with HARC", description=__doc__)
-    parser.add_argument("--config", required=True,
-                        help=f"a preset ({', '.join(PRESETS)}) or a YAML file")
+    parser.add_argument(
+        "--config", required=True, help=f"a preset ({', '.join(PRESETS)}) or a YAML file"
+    )
     parser.add_argument("--out", required=True, type=Path, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
     parser.add_argument("--max-steps", type=int, default=None, help="override the config")

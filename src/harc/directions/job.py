@@ -83,8 +83,11 @@ def run_direction_job(
     progress: bool = True,
     plot: bool = True,
 ) -> DirectionJobResult:
-    """Extract prompt-side (and, with a pairs file, response-side) directions; write
-    ``directions.safetensors`` + ``.json``, ``direction_stats.json`` and ``direction_cosine.png``."""
+    """Extract prompt-side (and, with a pairs file, response-side) directions.
+
+    Writes ``directions.safetensors`` + ``.json``, ``direction_stats.json`` and
+    ``direction_cosine.png`` to ``out_dir``.
+    """
     started = time.perf_counter()
     out = Path(out_dir)
     chat = chat or ChatFormat(loaded.tokenizer)
@@ -94,34 +97,58 @@ def run_direction_job(
         loaded.model, chat, harmful, harmless, batch_size=config.batch_size, progress=progress
     )
     cosine = bootstrap_prompt_cosine(
-        acts["harmful_t_inst"], acts["harmful_t_post"], acts["harmless_t_inst"],
-        acts["harmless_t_post"], resamples=config.bootstrap_resamples, seed=config.seed,
+        acts["harmful_t_inst"],
+        acts["harmful_t_post"],
+        acts["harmless_t_inst"],
+        acts["harmless_t_post"],
+        resamples=config.bootstrap_resamples,
+        seed=config.seed,
     )
     heldout_harm = heldout_refusal = None
     if config.heldout_harmful and config.heldout_harmless:
         from harc.activations import capture_prompts
 
-        held_harmful = capture_prompts(loaded.model, chat, _texts(config.heldout_harmful, None),
-                                       batch_size=config.batch_size, progress=progress)
-        held_harmless = capture_prompts(loaded.model, chat, _texts(config.heldout_harmless, None),
-                                        batch_size=config.batch_size, progress=progress)
+        held_harmful = capture_prompts(
+            loaded.model,
+            chat,
+            _texts(config.heldout_harmful, None),
+            batch_size=config.batch_size,
+            progress=progress,
+        )
+        held_harmless = capture_prompts(
+            loaded.model,
+            chat,
+            _texts(config.heldout_harmless, None),
+            batch_size=config.batch_size,
+            progress=progress,
+        )
         heldout_harm = separation(held_harmful["t_inst"], held_harmless["t_inst"], directions.harm)
-        heldout_refusal = separation(held_harmful["t_post"], held_harmless["t_post"],
-                                     directions.refusal)
+        heldout_refusal = separation(
+            held_harmful["t_post"], held_harmless["t_post"], directions.refusal
+        )
     if config.responses:
         directions = directions.with_response(_response_directions(loaded, chat, config, progress))
-    directions.metadata.update({
-        "model": loaded.name,
-        "model_source": loaded.source,
-        "positions": {"harm": "t_inst", "refusal": "t_post",
-                      "response": f"mean of first {config.response_tokens} response tokens"},
-        "template_tokens_after_inst": chat.template_tokens_after_inst,
-        "datasets": {"harmful": {"spec": config.harmful, "n": len(harmful)},
-                     "harmless": {"spec": config.harmless, "n": len(harmless)},
-                     "responses": config.responses},
-        "degenerate_slots": {"harm": degenerate_slots(directions.harm_norm),
-                             "refusal": degenerate_slots(directions.refusal_norm)},
-    })
+    directions.metadata.update(
+        {
+            "model": loaded.name,
+            "model_source": loaded.source,
+            "positions": {
+                "harm": "t_inst",
+                "refusal": "t_post",
+                "response": f"mean of first {config.response_tokens} response tokens",
+            },
+            "template_tokens_after_inst": chat.template_tokens_after_inst,
+            "datasets": {
+                "harmful": {"spec": config.harmful, "n": len(harmful)},
+                "harmless": {"spec": config.harmless, "n": len(harmless)},
+                "responses": config.responses,
+            },
+            "degenerate_slots": {
+                "harm": degenerate_slots(directions.harm_norm),
+                "refusal": degenerate_slots(directions.refusal_norm),
+            },
+        }
+    )
     result = DirectionJobResult(directions, cosine, heldout_harm, heldout_refusal)
     result.files["directions"] = directions.save(out / "directions")
     stats = {
@@ -140,8 +167,11 @@ def run_direction_job(
         from harc.plots.directions import plot_direction_cosines
 
         result.files["plot"] = plot_direction_cosines(
-            cosine, out / "direction_cosine.png", harm_separation=heldout_harm,
-            refusal_separation=heldout_refusal, title=f"{loaded.name}: cos(v_harm, v_ref) per layer",
+            cosine,
+            out / "direction_cosine.png",
+            harm_separation=heldout_harm,
+            refusal_separation=heldout_refusal,
+            title=f"{loaded.name}: cos(v_harm, v_ref) per layer",
         )
     return result
 
@@ -162,9 +192,17 @@ def _response_directions(
             by_kind[pair.kind].append((pair.prompt, pair.response))
     missing = [kind for kind, items in by_kind.items() if not items]
     if missing:
-        raise DataError(f"{config.responses}: no pairs of kind {', '.join(missing)} "
-                        "(response directions need harmful, refusal and helpful pairs)")
+        raise DataError(
+            f"{config.responses}: no pairs of kind {', '.join(missing)} "
+            "(response directions need harmful, refusal and helpful pairs)"
+        )
     return extract_response_directions(
-        loaded.model, chat, by_kind["harmful"], by_kind["refusal"], by_kind["helpful"],
-        first_k=config.response_tokens, batch_size=config.batch_size, progress=progress,
+        loaded.model,
+        chat,
+        by_kind["harmful"],
+        by_kind["refusal"],
+        by_kind["helpful"],
+        first_k=config.response_tokens,
+        batch_size=config.batch_size,
+        progress=progress,
     )

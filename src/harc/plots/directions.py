@@ -21,10 +21,22 @@ def plot_direction_cosines(
 ) -> Path:
     slots = np.arange(len(interval.estimate))
     figure, axis = plt.subplots(figsize=(8, 4.2), dpi=120)
-    axis.fill_between(slots, interval.low, interval.high, alpha=0.25, color="tab:blue",
-                      label=f"{int(interval.level * 100)}% bootstrap ({interval.resamples} resamples)")
-    axis.plot(slots, interval.estimate, marker="o", markersize=3, color="tab:blue",
-              label="cos(v_harm, v_ref)")
+    axis.fill_between(
+        slots,
+        interval.low,
+        interval.high,
+        alpha=0.25,
+        color="tab:blue",
+        label=f"{int(interval.level * 100)}% bootstrap ({interval.resamples} resamples)",
+    )
+    axis.plot(
+        slots,
+        interval.estimate,
+        marker="o",
+        markersize=3,
+        color="tab:blue",
+        label="cos(v_harm, v_ref)",
+    )
     axis.axhline(0.0, color="grey", linewidth=0.8)
     axis.set_xlabel("residual slot (input of block L; last = output of final block)")
     axis.set_ylabel("cosine")
@@ -32,11 +44,21 @@ def plot_direction_cosines(
     if harm_separation is not None or refusal_separation is not None:
         twin = axis.twinx()
         if harm_separation is not None:
-            twin.plot(slots, harm_separation.auroc, linestyle="--", color="tab:red",
-                      label="held-out AUROC along v_harm (t_inst)")
+            twin.plot(
+                slots,
+                harm_separation.auroc,
+                linestyle="--",
+                color="tab:red",
+                label="held-out AUROC along v_harm (t_inst)",
+            )
         if refusal_separation is not None:
-            twin.plot(slots, refusal_separation.auroc, linestyle=":", color="tab:green",
-                      label="held-out AUROC along v_ref (t_post)")
+            twin.plot(
+                slots,
+                refusal_separation.auroc,
+                linestyle=":",
+                color="tab:green",
+                label="held-out AUROC along v_ref (t_post)",
+            )
         twin.set_ylim(0.0, 1.05)
         twin.set_ylabel("AUROC")
         lines, labels = axis.get_legend_handles_labels()

@@ -6,4 +6,11 @@ from harc.training.config import PRESETS, HarcConfig
 from harc.training.harc import HarcTrainer, TrainingDivergedError, TrainResult
 from harc.training.run import train_harc
 
-__all__ = ["PRESETS", "HarcConfig", "HarcTrainer", "TrainResult", "TrainingDivergedError", "train_harc"]
+__all__ = [
+    "PRESETS",
+    "HarcConfig",
+    "HarcTrainer",
+    "TrainResult",
+    "TrainingDivergedError",
+    "train_harc",
+]

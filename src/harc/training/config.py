@@ -58,6 +58,7 @@ class DataSettings(_Strict):
     pairs: str | None = None  # prompt/response/kind file, used before self-supplied answers
     validation_harmful: str = "builtin:harmful:heldout"
     validation_harmless: str = "builtin:harmless:heldout"
+    max_prompts: int | None = Field(None, gt=1)  # per set, a seeded sample; None = all
     extraction_size: int = Field(300, gt=1)  # per set, for (re-)extracting directions
     validation_size: int = Field(100, gt=1)
     self_supply: bool = True  # generate missing answers with the model itself

@@ -80,9 +80,19 @@ def load_training_data(
 ) -> TrainingData:
     """Load prompts and answers per ``settings`` (see the module docstring)."""
     counts: dict[str, int] = {}
-    harmful = _prompts(settings.harmful, "harmful", counts)
-    harmless = _prompts(settings.harmless, "harmless", counts)
-    pseudo = _prompts(settings.pseudo_harmful, "pseudo_harmful", counts)
+    harmful = _limited(
+        _prompts(settings.harmful, "harmful", counts), settings, seed, "harmful", counts
+    )
+    harmless = _limited(
+        _prompts(settings.harmless, "harmless", counts), settings, seed, "harmless", counts
+    )
+    pseudo = _limited(
+        _prompts(settings.pseudo_harmful, "pseudo_harmful", counts),
+        settings,
+        seed,
+        "pseudo_harmful",
+        counts,
+    )
 
     ext_harmful, ext_harmless, train_harmful, train_harmless = _split_extraction(
         harmful, harmless, settings.extraction_size, seed, counts
@@ -93,29 +103,50 @@ def load_training_data(
     files = _file_answers(settings, counts)
     resolver = _Resolver(settings, supplier, counts)
     refusals = resolver.answers(harmful, files["refusal"], "refusal", "harmful", required=True)
-    harmful_answers = resolver.answers(harmful, files["harmful"], "harmful_answer", "harmful",
-                                       required=False)
-    helpful = resolver.answers(harmless, {**files["compliant"], **files["helpful"]}, "helpful",
-                               "harmless", required=True)
-    compliant = resolver.answers(pseudo, {**files["helpful"], **files["compliant"]}, "compliant",
-                                 "pseudo_harmful", required=True)
+    harmful_answers = resolver.answers(
+        harmful, files["harmful"], "harmful_answer", "harmful", required=False
+    )
+    helpful = resolver.answers(
+        harmless, {**files["compliant"], **files["helpful"]}, "helpful", "harmless", required=True
+    )
+    compliant = resolver.answers(
+        pseudo,
+        {**files["helpful"], **files["compliant"]},
+        "compliant",
+        "pseudo_harmful",
+        required=True,
+    )
 
     data = TrainingData(
         harmful=[
-            HarmfulExample(p, refusals[p][0], harmful_answers.get(p, (None, ""))[0],
-                           {"refusal": refusals[p][1],
-                            "harmful_answer": harmful_answers.get(p, (None, "none"))[1]})
-            for p in train_harmful if p in refusals
+            HarmfulExample(
+                p,
+                refusals[p][0],
+                harmful_answers.get(p, (None, ""))[0],
+                {
+                    "refusal": refusals[p][1],
+                    "harmful_answer": harmful_answers.get(p, (None, "none"))[1],
+                },
+            )
+            for p in train_harmful
+            if p in refusals
         ],
-        harmless=[RetainExample(p, helpful[p][0], "harmless", helpful[p][1])
-                  for p in train_harmless if p in helpful],
-        pseudo=[RetainExample(p, compliant[p][0], "pseudo_harmful", compliant[p][1])
-                for p in pseudo if p in compliant],
+        harmless=[
+            RetainExample(p, helpful[p][0], "harmless", helpful[p][1])
+            for p in train_harmless
+            if p in helpful
+        ],
+        pseudo=[
+            RetainExample(p, compliant[p][0], "pseudo_harmful", compliant[p][1])
+            for p in pseudo
+            if p in compliant
+        ],
         extraction=ExtractionSet(
             harmful=ext_harmful,
             harmless=ext_harmless,
-            harmful_answers=[(p, harmful_answers[p][0]) for p in ext_harmful
-                             if p in harmful_answers],
+            harmful_answers=[
+                (p, harmful_answers[p][0]) for p in ext_harmful if p in harmful_answers
+            ],
             refusals=[(p, refusals[p][0]) for p in ext_harmful if p in refusals],
             helpful=[(p, helpful[p][0]) for p in ext_harmless if p in helpful],
         ),
@@ -131,15 +162,30 @@ def load_training_data(
     _require(data.extraction.helpful, "extraction helpful-answer")
 
     taken = training_prompt_texts(data)
-    data.validation_harmful = _validation(settings.validation_harmful, "validation_harmful",
-                                          taken, settings.validation_size, seed, counts)
-    data.validation_harmless = _validation(settings.validation_harmless, "validation_harmless",
-                                           taken, settings.validation_size, seed, counts)
-    counts.update(train_harmful=len(data.harmful), train_harmless=len(data.harmless),
-                  train_pseudo=len(data.pseudo),
-                  extraction_harmful_answers=len(data.extraction.harmful_answers),
-                  extraction_refusals=len(data.extraction.refusals),
-                  extraction_helpful=len(data.extraction.helpful))
+    data.validation_harmful = _validation(
+        settings.validation_harmful,
+        "validation_harmful",
+        taken,
+        settings.validation_size,
+        seed,
+        counts,
+    )
+    data.validation_harmless = _validation(
+        settings.validation_harmless,
+        "validation_harmless",
+        taken,
+        settings.validation_size,
+        seed,
+        counts,
+    )
+    counts.update(
+        train_harmful=len(data.harmful),
+        train_harmless=len(data.harmless),
+        train_pseudo=len(data.pseudo),
+        extraction_harmful_answers=len(data.extraction.harmful_answers),
+        extraction_refusals=len(data.extraction.refusals),
+        extraction_helpful=len(data.extraction.helpful),
+    )
     logger.info("training data: %s", ", ".join(f"{k}={v}" for k, v in sorted(counts.items())))
     return data
 
@@ -157,34 +203,62 @@ def write_training_answers(data: TrainingData, out_dir: str | Path) -> Path:
     """Every training answer with its provenance, one JSON line each, in ``out_dir``."""
     rows: list[dict[str, object]] = []
     for example in data.harmful:
-        rows.append({"set": "harmful", "prompt": example.prompt, "kind": "refusal",
-                     "response": example.refusal, "provenance": example.provenance["refusal"]})
+        rows.append(
+            {
+                "set": "harmful",
+                "prompt": example.prompt,
+                "kind": "refusal",
+                "response": example.refusal,
+                "provenance": example.provenance["refusal"],
+            }
+        )
         if example.harmful_answer is not None:
-            rows.append({"set": "harmful", "prompt": example.prompt, "kind": "harmful",
-                         "response": example.harmful_answer,
-                         "provenance": example.provenance["harmful_answer"]})
+            rows.append(
+                {
+                    "set": "harmful",
+                    "prompt": example.prompt,
+                    "kind": "harmful",
+                    "response": example.harmful_answer,
+                    "provenance": example.provenance["harmful_answer"],
+                }
+            )
     for example in (*data.harmless, *data.pseudo):
-        rows.append({"set": example.kind, "prompt": example.prompt,
-                     "kind": "helpful" if example.kind == "harmless" else "compliant",
-                     "response": example.answer, "provenance": example.provenance})
+        rows.append(
+            {
+                "set": example.kind,
+                "prompt": example.prompt,
+                "kind": "helpful" if example.kind == "harmless" else "compliant",
+                "response": example.answer,
+                "provenance": example.provenance,
+            }
+        )
     target = Path(out_dir) / ANSWERS_FILE
     with atomic_path(target) as tmp:
-        tmp.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
-                       encoding="utf-8")
+        tmp.write_text(
+            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
+        )
     return target
 
 
 class _Resolver:
     """Fills answers missing from the files with the supplier, or says which set lacks them."""
 
-    def __init__(self, settings: DataSettings, supplier: AnswerSupplier | None,
-                 counts: dict[str, int]) -> None:
+    def __init__(
+        self, settings: DataSettings, supplier: AnswerSupplier | None, counts: dict[str, int]
+    ) -> None:
         self.settings = settings
         self.supplier = supplier
         self.counts = counts
 
-    def answers(self, prompts: list[str], known: dict[str, Answer], what: str, set_name: str,
-                *, required: bool) -> dict[str, Answer]:
+    def answers(
+        self,
+        prompts: list[str],
+        known: dict[str, Answer],
+        what: str,
+        set_name: str,
+        *,
+        required: bool,
+    ) -> dict[str, Answer]:
         found = {p: known[p] for p in prompts if p in known}
         missing = [p for p in prompts if p not in found]
         for _, source in found.values():
@@ -194,8 +268,11 @@ class _Resolver:
         if not self.settings.self_supply or self.supplier is None:
             if required or len(missing) == len(prompts):
                 spec = getattr(self.settings, set_name)
-                reason = ("self_supply is off" if not self.settings.self_supply
-                          else "no model was given to self-supply them")
+                reason = (
+                    "self_supply is off"
+                    if not self.settings.self_supply
+                    else "no model was given to self-supply them"
+                )
                 raise DataError(
                     f"the {set_name} set ({spec}) lacks {what} answers for {len(missing)} of "
                     f"{len(prompts)} prompts (e.g. {missing[0]!r:.80}) and {reason}; give them in "
@@ -232,10 +309,21 @@ def _prompts(spec: str, name: str, counts: dict[str, int]) -> list[str]:
     counts[f"{name}_prompts"] = len(unique)
     if len(unique) < len(texts):
         counts[f"{name}_duplicates_dropped"] = len(texts) - len(unique)
-        logger.warning("%s (%s): dropped %d duplicate or empty prompts", name, spec,
-                       len(texts) - len(unique))
+        logger.warning(
+            "%s (%s): dropped %d duplicate or empty prompts", name, spec, len(texts) - len(unique)
+        )
     _require(unique, f"{name} ({spec})")
     return unique
+
+
+def _limited(
+    prompts: list[str], settings: DataSettings, seed: int, name: str, counts: dict[str, int]
+) -> list[str]:
+    """A seeded sample of ``settings.max_prompts`` prompts (all when unset); counted."""
+    if settings.max_prompts is None or len(prompts) <= settings.max_prompts:
+        return prompts
+    counts[f"{name}_not_sampled"] = len(prompts) - settings.max_prompts
+    return _shuffled(prompts, seed, f"limit:{name}")[: settings.max_prompts]
 
 
 def _shuffled(items: Sequence[str], seed: int, stream: str) -> list[str]:
@@ -250,26 +338,35 @@ def _split_extraction(
     ext_harmful = _shuffled(harmful, seed, "extraction:harmful")[:size]
     ext_harmless = _shuffled(harmless, seed, "extraction:harmless")[:size]
     counts.update(extraction_harmful=len(ext_harmful), extraction_harmless=len(ext_harmless))
-    held_out = (len(harmful) - len(ext_harmful) >= len(ext_harmful)
-                and len(harmless) - len(ext_harmless) >= len(ext_harmless))
+    held_out = len(harmful) - len(ext_harmful) >= len(ext_harmful) and len(harmless) - len(
+        ext_harmless
+    ) >= len(ext_harmless)
     if held_out:
         counts["extraction_overlaps_training"] = 0
         taken_harmful, taken_harmless = set(ext_harmful), set(ext_harmless)
-        return (ext_harmful, ext_harmless, [p for p in harmful if p not in taken_harmful],
-                [p for p in harmless if p not in taken_harmless])
+        return (
+            ext_harmful,
+            ext_harmless,
+            [p for p in harmful if p not in taken_harmful],
+            [p for p in harmless if p not in taken_harmless],
+        )
     counts["extraction_overlaps_training"] = 1
     logger.warning(
         "extraction set (%d harmful, %d harmless) overlaps the training prompts: holding it out "
         "would leave fewer prompts for training than for extraction (%d harmful, %d harmless "
         "in all). Use larger prompt sets or a smaller data.extraction_size for a clean hold-out.",
-        len(ext_harmful), len(ext_harmless), len(harmful), len(harmless),
+        len(ext_harmful),
+        len(ext_harmless),
+        len(harmful),
+        len(harmless),
     )
     return ext_harmful, ext_harmless, list(harmful), list(harmless)
 
 
 def _file_answers(settings: DataSettings, counts: dict[str, int]) -> dict[str, dict[str, Answer]]:
-    answers: dict[str, dict[str, Answer]] = {k: {} for k in
-                                             ("refusal", "harmful", "helpful", "compliant")}
+    answers: dict[str, dict[str, Answer]] = {
+        k: {} for k in ("refusal", "harmful", "helpful", "compliant")
+    }
     if settings.circuit_breakers:
         records = load_circuit_breakers(settings.circuit_breakers)
         counts["circuit_breakers_records"] = len(records)
@@ -287,19 +384,25 @@ def _file_answers(settings: DataSettings, counts: dict[str, int]) -> dict[str, d
     return answers
 
 
-def _validation(spec: str, name: str, taken: set[str], size: int, seed: int,
-                counts: dict[str, int]) -> list[str]:
+def _validation(
+    spec: str, name: str, taken: set[str], size: int, seed: int, counts: dict[str, int]
+) -> list[str]:
     texts = [t for t in dict.fromkeys(p.text.strip() for p in load_prompts(spec)) if t]
     kept = [t for t in texts if t not in taken]
     if len(kept) < len(texts):
         counts[f"{name}_overlap_dropped"] = len(texts) - len(kept)
-        logger.warning("%s (%s): dropped %d prompts that are also training prompts", name, spec,
-                       len(texts) - len(kept))
+        logger.warning(
+            "%s (%s): dropped %d prompts that are also training prompts",
+            name,
+            spec,
+            len(texts) - len(kept),
+        )
     _require(kept, f"{name} ({spec}, after removing training prompts)")
     chosen = _shuffled(kept, seed, f"validation:{name}")[:size]
     if len(chosen) < size:
-        logger.warning("%s: only %d prompts available, fewer than validation_size=%d", name,
-                       len(chosen), size)
+        logger.warning(
+            "%s: only %d prompts available, fewer than validation_size=%d", name, len(chosen), size
+        )
     counts[name] = len(chosen)
     return chosen
 

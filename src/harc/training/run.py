@@ -26,8 +26,9 @@ def train_harc(
     chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
     supplier = None
     if config.data.self_supply:
-        supplier = AnswerSupplier.from_loaded(loaded, config.data, chat=chat, out_dir=out,
-                                              progress=progress)
+        supplier = AnswerSupplier.from_loaded(
+            loaded, config.data, chat=chat, out_dir=out, progress=progress
+        )
     data = load_training_data(config.data, supplier=supplier, seed=config.seed)
     write_training_answers(data, out)
     if supplier is not None:
