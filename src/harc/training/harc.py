@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -9,10 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from accelerate import Accelerator
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import PeftModel, get_peft_model
 from tqdm.auto import tqdm
 
 from harc.directions.direction_set import DirectionSet
@@ -23,7 +23,9 @@ from harc.positions import ChatFormat
 from harc.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
+from harc.training.lora import lora_config
 from harc.training.refresh import ExtractionInputs, extract_all, heldout_projections
+from harc.training.sampling import draw
 from harc.training.schedule import blend_directions, drift, select_layers, top_k_at
 from harc.training.step import LossSettings, build_step_batch, compute_losses, reference_logits_for
 
@@ -92,7 +94,7 @@ class HarcTrainer:
         accelerator = Accelerator(
             mixed_precision=config.mixed_precision, cpu=self.loaded.device.type == "cpu"
         )
-        model = get_peft_model(self.loaded.model, self._lora_config())
+        model = get_peft_model(self.loaded.model, lora_config(self.loaded.model, config.lora))
         model.print_trainable_parameters()
         optimizer = torch.optim.AdamW(
             [p for p in model.parameters() if p.requires_grad],
@@ -212,21 +214,26 @@ class HarcTrainer:
     def _sample(self, step: int, micro: int, process: int):
         config, data = self.config, self.data
 
-        def draw(pool_id: int, pool: list[Any], count: int) -> list[Any]:
-            if count == 0 or not pool:
-                return []
-            rng = np.random.default_rng([config.seed, step, micro, pool_id, process])
-            return [pool[i] for i in rng.choice(len(pool), size=count, replace=len(pool) < count)]
+        def pick(pool_id: int, pool: list[Any], count: int) -> list[Any]:
+            return draw(
+                pool,
+                count,
+                seed=config.seed,
+                step=step,
+                micro=micro,
+                pool_id=pool_id,
+                process=process,
+            )
 
-        harmful = draw(_POOL_HARMFUL, data.harmful, config.batch_harmful)
+        harmful = pick(_POOL_HARMFUL, data.harmful, config.batch_harmful)
         answers = []
         if config.response_coupling_on == "harmful_answer":
             answers = [
                 (ex.prompt, ex.harmful_answer)
-                for ex in draw(_POOL_HARMFUL_ANSWER, self.harmful_with_answer, config.batch_harmful)
+                for ex in pick(_POOL_HARMFUL_ANSWER, self.harmful_with_answer, config.batch_harmful)
             ]
-        retain = draw(_POOL_HARMLESS, data.harmless, config.batch_harmless)
-        retain += draw(_POOL_PSEUDO, data.pseudo, config.batch_pseudo)
+        retain = pick(_POOL_HARMLESS, data.harmless, config.batch_harmless)
+        retain += pick(_POOL_PSEUDO, data.pseudo, config.batch_pseudo)
         return build_step_batch(
             self.chat,
             [(ex.prompt, ex.refusal) for ex in harmful],
@@ -297,39 +304,11 @@ class HarcTrainer:
         )
         return TrainResult(out, adapter_dir, self.config.max_steps, slots, seconds, files)
 
-    def _lora_config(self) -> LoraConfig:
-        lora = self.config.lora
-        present = {
-            name.rsplit(".", 1)[-1]
-            for name, module in self.loaded.model.named_modules()
-            if isinstance(module, torch.nn.Linear)
-        }
-        targets = [name for name in lora.target_modules if name in present]
-        if not targets:
-            raise HarcError(
-                f"none of the LoRA target modules {lora.target_modules} exist in "
-                f"{type(self.loaded.model).__name__}; its linear layers are "
-                f"{sorted(present)}"
-            )
-        missing = sorted(set(lora.target_modules) - set(targets))
-        if missing:
-            logger.warning("LoRA target modules not in this model, skipped: %s", missing)
-        return LoraConfig(
-            r=lora.r,
-            lora_alpha=lora.alpha,
-            lora_dropout=lora.dropout,
-            target_modules=targets,
-            bias="none",
-            task_type="CAUSAL_LM",
-        )
-
 
 def _truncate_log(path: Path, last_step: int) -> None:
     """Drop log lines written after the checkpoint we resume from."""
     if not path.exists():
         return
-    import json
-
     kept = [
         line
         for line in path.read_text().splitlines()
