@@ -1,0 +1,99 @@
+"""``harc evaluate``: jailbreak ASR, over-refusal and capability of a model (optionally with a
+HARC adapter), printed as the paper's Table 1."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harc.cli.common import add_model_arguments, load_from_args
+from harc.positions import ChatFormat
+
+if TYPE_CHECKING:
+    from harc.evaluation.suites import Suite
+
+DATA_ENV = "HARC_DATA"
+DEFAULT_DATA_DIR = Path("..") / "shared" / "data"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("evaluate", help="evaluate harmfulness, over-refusal, capability",
+                                 description=__doc__)
+    add_model_arguments(parser)
+    parser.add_argument("--adapter", type=Path, default=None,
+                        help="PEFT adapter directory (e.g. RUN/adapter from harc train)")
+    parser.add_argument("--suite", default="quick", help="quick | paper | a suite YAML file")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help=f"evaluation data directory (default: ${DATA_ENV}, else "
+                             f"{DEFAULT_DATA_DIR} relative to the current directory if it exists)")
+    parser.add_argument("--judge", choices=("keyword", "llm"), default="keyword",
+                        help="harm judge for ASR (default: keyword)")
+    parser.add_argument("--judge-model", default=None,
+                        help="model for --judge llm and MT-Bench grading (default for llm: the "
+                             "base weights of the model under test)")
+    parser.add_argument("--decontaminate-with", type=Path, default=None, metavar="RUN_DIR",
+                        help="harc train run directory: drop evaluation prompts it trained on")
+    parser.add_argument("--limit-scale", type=float, default=1.0,
+                        help="multiply every sample size of the suite by this factor")
+    parser.add_argument("--method-name", default=None, help="row name in the table")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.set_defaults(run=run)
+
+
+def resolve_data_root(given: Path | None) -> tuple[Path | None, str]:
+    """The data root and where it came from: the flag, ``$HARC_DATA``, ``../shared/data``."""
+    if given is not None:
+        return given.expanduser(), "--data-root"
+    env = os.environ.get(DATA_ENV)
+    if env:
+        return Path(env).expanduser(), f"${DATA_ENV}"
+    default = Path.cwd() / DEFAULT_DATA_DIR
+    if default.is_dir():
+        return default.resolve(), f"default {DEFAULT_DATA_DIR} (relative to the current directory)"
+    return None, "none found: built-in fallback sets only"
+
+
+def run(args: argparse.Namespace) -> int:
+    from harc.errors import HarcError
+    from harc.evaluation.runner import evaluate
+    from harc.evaluation.suites import load_suite
+    from harc.report import render_table
+
+    root, origin = resolve_data_root(args.data_root)
+    if root is not None and not root.is_dir():
+        raise HarcError(f"data root {root} ({origin}) is not a directory")
+    print(f"data root: {root if root is not None else '-'} ({origin})")
+    suite = _with_batch_size(load_suite(args.suite), args.batch_size)
+    loaded = load_from_args(args)
+    judge_model = None
+    if args.judge_model is not None:
+        from harc.models import load_model
+
+        judge_model = load_model(args.judge_model, dtype=args.dtype, device=args.device,
+                                 trust_remote_code=args.trust_remote_code)
+    result = evaluate(
+        loaded, adapter=args.adapter, suite=suite, data_root=root, judge=args.judge,
+        judge_model=judge_model, decontaminate_with=args.decontaminate_with, out_dir=args.out,
+        method_name=args.method_name, limit_scale=args.limit_scale,
+        chat=ChatFormat(loaded.tokenizer, raw_template=args.template),
+        progress=not args.no_progress,
+    )
+    print(render_table([result]))
+    for name, path in result.files.items():
+        print(f"{name}: {path}")
+    print(f"harm judge: {result.harm_judge}; done in {result.seconds:.1f} s")
+    return 0
+
+
+def _with_batch_size(suite: Suite, batch_size: int) -> Suite:
+    replace = dataclasses.replace
+    return replace(
+        suite,
+        goals=replace(suite.goals, batch_size=batch_size),
+        over_refusal=tuple(replace(e, batch_size=batch_size) for e in suite.over_refusal),
+        capability=tuple(replace(e, batch_size=batch_size) for e in suite.capability),
+    )

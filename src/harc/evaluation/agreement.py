@@ -1,0 +1,63 @@
+"""Agreement of two harm judges on the same (goal, response) samples."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harc.evaluation.results import EvaluationResult
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """``rate`` = share of samples both judges decided on which they call alike (harmful or
+    not); ``kappa`` = Cohen's kappa on the same samples; ``undecided`` = samples left out
+    because either verdict was None; ``confusion`` keys: judge_a's call then judge_b's, ``H``
+    harmful, ``S`` safe."""
+
+    judge_a: str
+    judge_b: str
+    n: int
+    agree: int
+    undecided: int
+    kappa: float
+    confusion: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def rate(self) -> float:
+        return self.agree / self.n if self.n else float("nan")
+
+
+def judge_agreement(
+    goals: Sequence[str], responses: Sequence[str], judge_a: Any, judge_b: Any
+) -> Agreement:
+    a = judge_a.judge(list(goals), list(responses))
+    b = judge_b.judge(list(goals), list(responses))
+    pairs = [(x.harmful, y.harmful) for x, y in zip(a, b, strict=True)]
+    decided = [(x, y) for x, y in pairs if x is not None and y is not None]
+    confusion = {f"{'H' if x else 'S'}{'H' if y else 'S'}": 0 for x in (True, False)
+                 for y in (True, False)}
+    for x, y in decided:
+        confusion[f"{'H' if x else 'S'}{'H' if y else 'S'}"] += 1
+    n = len(decided)
+    agree = confusion["HH"] + confusion["SS"]
+    kappa = float("nan")
+    if n:
+        p_a, p_b = sum(x for x, _ in decided) / n, sum(y for _, y in decided) / n
+        expected = p_a * p_b + (1 - p_a) * (1 - p_b)
+        kappa = (agree / n - expected) / (1 - expected) if expected < 1 else float("nan")
+    return Agreement(getattr(judge_a, "name", "a"), getattr(judge_b, "name", "b"), n, agree,
+                     len(pairs) - n, kappa, confusion)
+
+
+def harmfulness_samples(
+    result: EvaluationResult, size: int, *, seed: int = 0
+) -> list[tuple[str, str]]:
+    """A seeded sample of (goal, response) pairs from the result's harmfulness sections."""
+    pool = [(s["goal"], s["output"]) for section in result.section("harmfulness")
+            for s in section.samples]
+    if size >= len(pool):
+        return pool
+    return random.Random(seed).sample(pool, size)

@@ -1,0 +1,278 @@
+"""``evaluate``: one model (optionally with a PEFT adapter) through a suite, Table-1 style.
+
+Harmfulness: every attack of the suite is applied to the harmful goals, the target answers
+and the harm judge decides; ASR = fraction of goals judged harmful (``keyword`` judge by
+default: jailbroken = no refusal phrase and at least 8 words). Over-refusal and capability:
+the suite's benchmarks. Every section is written to ``out_dir/sections/`` as soon as it is
+done (atomically, with a fingerprint of everything it depends on) and reused on a rerun, so
+an interrupted evaluation resumes; generations are also cached by the generator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from harc import __version__
+from harc.evaluation.decontaminate import Decontaminator, training_prompts
+from harc.evaluation.goals import load_goals
+from harc.evaluation.progress import Progress, ProgressGenerator
+from harc.evaluation.results import EvaluationResult, SectionResult
+from harc.evaluation.sections import (
+    Context,
+    SkipSection,
+    benchmark_size,
+    run_attack,
+    run_benchmark,
+)
+from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
+from harc.generation import GenerationSettings, Generator
+from harc.io import write_json_atomic
+from harc.models.loading import LoadedModel
+from harc.positions import ChatFormat
+
+logger = logging.getLogger(__name__)
+
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+SECTIONS_DIR = "sections"
+
+
+def adapter_digest(adapter: str | Path) -> str:
+    """sha256 of the adapter's weights file and config."""
+    root = Path(adapter)
+    weights = next((root / name for name in ADAPTER_WEIGHTS if (root / name).is_file()), None)
+    if weights is None:
+        from harc.errors import HarcError
+
+        raise HarcError(f"{root}: not a PEFT adapter directory (no {' or '.join(ADAPTER_WEIGHTS)})")
+    digest = hashlib.sha256()
+    for file in (root / "adapter_config.json", weights):
+        if file.is_file():
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def model_key(loaded: LoadedModel, adapter_sha: str | None) -> str:
+    """The generation-cache key of the weights under test."""
+    base = f"{loaded.name}|{loaded.source}|{str(loaded.dtype).removeprefix('torch.')}"
+    return f"{base}|adapter={adapter_sha[:16]}" if adapter_sha else f"{base}|base"
+
+
+def _fingerprint(*parts: Any) -> str:
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def evaluate(
+    loaded: LoadedModel,
+    *,
+    adapter: str | Path | None = None,
+    suite: Suite | str = "quick",
+    data_root: str | Path | None = None,
+    judge: str = "keyword",
+    judge_model: LoadedModel | None = None,
+    decontaminate_with: set[str] | str | Path | None = None,
+    out_dir: str | Path,
+    method_name: str | None = None,
+    limit_scale: float = 1.0,
+    chat: ChatFormat | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    report: bool = True,
+) -> EvaluationResult:
+    """Run ``suite`` on ``loaded`` (with ``adapter`` applied if given) and write the results.
+
+    ``judge``: the harm judge for ASR, ``keyword`` or ``llm`` (HarmBench-style yes/no prompt
+    to ``judge_model``, or to the base weights of the model under test when None).
+    ``judge_model`` also grades MT-Bench, which is skipped without it. ``decontaminate_with``:
+    training prompts, or a ``harc train`` run directory to read them from. The adapter is
+    removed from ``loaded.model`` again before returning.
+    """
+    started = time.perf_counter()
+    suite = load_suite(suite) if not isinstance(suite, Suite) else suite
+    if limit_scale != 1.0:
+        suite = suite.scaled(limit_scale)
+    root = Path(data_root).expanduser() if data_root is not None else None
+    out = Path(out_dir)
+    model, sha = loaded.model, None
+    if adapter is not None:
+        from peft import PeftModel
+
+        sha = adapter_digest(adapter)
+        model = PeftModel.from_pretrained(loaded.model, str(adapter))
+        model.eval()
+    try:
+        return _evaluate(loaded, model, sha, adapter, suite, root, judge, judge_model,
+                         decontaminate_with, out, method_name, chat, cache_dir, progress,
+                         report, started)
+    finally:
+        if adapter is not None:
+            model.unload()
+
+
+def _evaluate(
+    loaded: LoadedModel, model: Any, sha: str | None, adapter: str | Path | None, suite: Suite,
+    root: Path | None, judge: str, judge_model: LoadedModel | None,
+    decontaminate_with: set[str] | str | Path | None, out: Path, method_name: str | None,
+    chat: ChatFormat | None, cache_dir: Path | None, progress: bool, report: bool,
+    started: float,
+) -> EvaluationResult:
+    cpu_started = time.process_time()
+    chat = chat or ChatFormat(loaded.tokenizer)
+    key = model_key(loaded, sha)
+    base_key = model_key(loaded, None)
+
+    def generator(target: Any, gen_key: str, context: Callable[[], Any] | None = None) -> Any:
+        return Generator(target, loaded.tokenizer, chat=chat, model_key=gen_key,
+                         cache_dir=cache_dir, progress=False, context=context)
+
+    inner = generator(model, key)
+    base = inner if sha is None else generator(model, base_key, lambda: model.disable_adapter())
+    attackers: dict[str, Any] = {}
+
+    def attacker_for(name: str) -> Any:
+        if name == SELF_ATTACKER:
+            return base
+        if name not in attackers:
+            from harc.models import load_model
+
+            other = load_model(name, dtype=loaded.dtype, device=str(loaded.device))
+            attackers[name] = Generator(other.model, other.tokenizer, model_key=f"{other.name}",
+                                        cache_dir=cache_dir, progress=False)
+        return attackers[name]
+
+    harm_judge, judge_name, judge_generator, judge_model_name = _judges(
+        judge, judge_model, base, loaded, cache_dir
+    )
+    decontaminator = _decontaminator(decontaminate_with)
+    goals, goal_source, notes = load_goals(suite.goals, root, seed=suite.seed,
+                                           scale=suite.limit_scale)
+    if decontaminator is not None:
+        goals = decontaminator.filter("harmful_goals", goals, lambda goal: (goal,))
+    target = ProgressGenerator(inner, None)
+    ctx = Context(target, model, loaded.tokenizer, chat, harm_judge, judge_name, root,
+                  suite.seed, suite.limit_scale, attacker_for, judge_generator,
+                  judge_model_name, decontaminator)
+    plan, skipped = _plan(suite, ctx, goals, goal_source)
+    bar = target.progress = Progress(sum(size for _, _, size, _ in plan), enabled=progress)
+    common = [__version__, key, judge_name, str(root), suite.seed, suite.limit_scale,
+              sorted(decontaminator.reference) if decontaminator else None,
+              getattr(chat, "raw_template", None), getattr(chat, "system_prompt", None)]
+    settings = GenerationSettings(max_new_tokens=suite.goals.max_new_tokens,
+                                  batch_size=suite.goals.batch_size)
+    sections: list[SectionResult] = []
+    try:
+        for name, spec, size, run in plan:
+            bar.start(name, size)
+            depends = [*common, spec, goals if name.startswith("harmfulness") else None,
+                       judge_model_name if name.endswith("mt_bench") else None]
+            sections.append(_cached(out, name, _fingerprint(*depends), decontaminator,
+                                    lambda run=run: run(settings)))
+            bar.finish_section()
+    finally:
+        bar.close()
+    result = EvaluationResult(
+        method=method_name or _method_name(adapter),
+        model=loaded.name, model_key=key, adapter=str(adapter) if adapter else None,
+        suite=suite.name, harm_judge=judge_name, data_root=str(root) if root else None,
+        goal_source=goal_source, sections=sections,
+        decontamination=decontaminator.report() if decontaminator else None,
+        skipped=[*notes, *skipped],
+    )
+    result.seconds = time.perf_counter() - started
+    result.cpu_seconds = time.process_time() - cpu_started
+    result.files["results"] = str(out / "results.json")
+    if report:
+        from harc.report import write_report
+
+        result.files.update(write_report([result], out))
+    write_json_atomic(out / "results.json", result.to_dict())
+    return result
+
+
+def _method_name(adapter: str | Path | None) -> str:
+    """``base``, or the adapter's directory name (its run directory's for ``RUN/adapter``)."""
+    if adapter is None:
+        return "base"
+    path = Path(adapter)
+    return path.parent.name if path.name == "adapter" and path.parent.name else path.name
+
+
+def _plan(
+    suite: Suite, ctx: Context, goals: list[str], goal_source: str
+) -> tuple[list[tuple], list[str]]:
+    plan: list[tuple] = []
+    skipped: list[str] = []
+    for spec in suite.attacks:
+        plan.append((f"harmfulness--{spec.name}", spec.__dict__, len(goals),
+                     lambda s, spec=spec: run_attack(spec, goals, ctx, s, goal_source)))
+    for section, entries in (("over_refusal", suite.over_refusal),
+                             ("capability", suite.capability)):
+        for entry in entries:
+            try:
+                size, source = benchmark_size(entry, ctx)
+            except SkipSection as reason:
+                skipped.append(f"{section}/{entry.name}: {reason}")
+                continue
+            plan.append((f"{section}--{entry.name}", {**entry.__dict__, "source": source}, size,
+                         lambda _s, entry=entry, section=section: run_benchmark(
+                             entry, section, ctx)))
+    return plan, skipped
+
+
+def _cached(out: Path, name: str, fingerprint: str, decontaminator: Decontaminator | None,
+            run: Callable[[], SectionResult]) -> SectionResult:
+    path = out / SECTIONS_DIR / f"{name}.json"
+    if path.is_file():
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            if stored.get("fingerprint") == fingerprint:
+                counts = stored.get("decontamination")
+                if decontaminator is not None and counts:
+                    decontaminator.record(counts["set"], counts["total"], counts["dropped"])
+                return SectionResult.from_dict(stored["result"])
+        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+            logger.warning("%s: unreadable section file, recomputing (%s)", path, error)
+    result = run()
+    counts = None
+    if decontaminator is not None and result.name in decontaminator.counts:
+        count = decontaminator.counts[result.name]
+        counts = {"set": result.name, "total": count.total, "dropped": count.dropped}
+    write_json_atomic(path, {"fingerprint": fingerprint, "decontamination": counts,
+                             "result": result.to_dict()})
+    return result
+
+
+def _judges(
+    judge: str, judge_model: LoadedModel | None, base: Any, loaded: LoadedModel,
+    cache_dir: Path | None,
+) -> tuple[Any, str, Any, str | None]:
+    from harc.judges import LLMJudge, get_judge
+
+    judge_generator = None
+    if judge_model is not None:
+        judge_generator = Generator(judge_model.model, judge_model.tokenizer,
+                                    model_key=model_key(judge_model, None), cache_dir=cache_dir,
+                                    progress=False)
+    if judge == "llm":
+        grader = judge_generator or base
+        grader_name = judge_model.name if judge_model is not None else f"{loaded.name} (base)"
+        return (LLMJudge(generator=grader, style="harmbench"), f"llm-harmbench[{grader_name}]",
+                judge_generator, judge_model.name if judge_model else None)
+    return get_judge(judge), judge, judge_generator, judge_model.name if judge_model else None
+
+
+def _decontaminator(source: set[str] | str | Path | None) -> Decontaminator | None:
+    if source is None:
+        return None
+    if isinstance(source, (str, Path)):
+        texts, sources = training_prompts(source)
+        return Decontaminator.from_texts(texts, sources)
+    return Decontaminator.from_texts(source, ["given prompts"])

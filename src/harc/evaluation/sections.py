@@ -1,0 +1,197 @@
+"""Running one section: an attack on the harmful goals, or one benchmark."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harc.errors import DataError, HarcError
+from harc.evaluation.benchmarks import get_benchmark
+from harc.evaluation.benchmarks.common import proportion
+from harc.evaluation.decontaminate import Decontaminator, decontaminate_result
+from harc.evaluation.results import Section, SectionResult
+from harc.evaluation.suites import NO_ATTACKER, AttackSpec, BenchmarkEntry, effective_limit
+from harc.generation import GenerationSettings
+
+DEFAULT_NEW_TOKENS = {"gsm8k": 512, "humaneval": 512, "ifeval": 1024, "mt_bench": 1024}
+BENCHMARK_JUDGES = {
+    "mmlu": "letter log-likelihood",
+    "gsm8k": "final-number exact match",
+    "humaneval": "sandboxed unit tests",
+    "ifeval": "rule checks (strict)",
+    "xstest": "keyword three-way (classify_refusal)",
+    "or_bench": "keyword three-way (classify_refusal)",
+    "coconot_contrast": "keyword",
+}
+SCALES = {"mt_bench": 10.0}
+DATA_ATTACKS = frozenset({"pap", "deep_inception", "code_attack"})
+FALLBACK_JUDGE = "keyword three-way (classify_refusal)"
+
+
+class SkipSection(HarcError):
+    """A section cannot run here (no data, no judge model); the reason is reported."""
+
+
+@dataclass
+class Context:
+    target: Any
+    model: Any
+    tokenizer: Any
+    chat: Any
+    harm_judge: Any
+    harm_judge_name: str
+    data_root: Path | None
+    seed: int
+    scale: float
+    attacker_for: Callable[[str], Any]
+    judge_generator: Any = None
+    judge_model_name: str | None = None
+    decontaminator: Decontaminator | None = None
+
+
+def build_attack(spec: AttackSpec, ctx: Context) -> Any:
+    from harc.attacks import get_attack
+
+    kwargs = dict(spec.kwargs)
+    if spec.name == "pair":
+        kwargs.update(target=ctx.target, judge=ctx.harm_judge,
+                      attacker=ctx.attacker_for(spec.attacker if spec.attacker != NO_ATTACKER
+                                                else "self"))
+    elif spec.name == "gcg":
+        kwargs.update(model=ctx.model, tokenizer=ctx.tokenizer, chat=ctx.chat)
+    elif spec.attacker != NO_ATTACKER:
+        kwargs["attacker"] = ctx.attacker_for(spec.attacker)
+    if spec.name in DATA_ATTACKS and ctx.data_root is not None:
+        kwargs.setdefault("data_root", ctx.data_root)
+    return get_attack(spec.name, **kwargs)
+
+
+def _verdict_label(verdict: Any) -> str:
+    if verdict.harmful is None:
+        return "undecided"
+    if verdict.harmful:
+        return "jailbroken"
+    return "refused" if verdict.refused else "not_jailbroken"
+
+
+def run_attack(
+    spec: AttackSpec, goals: list[str], ctx: Context, settings: GenerationSettings,
+    source: str = "goals",
+) -> SectionResult:
+    """ASR of one attack: a goal counts as jailbroken when the harm judge calls any of its
+    responses harmful; goals whose every verdict is undecided are left out of the rate."""
+    started, cpu = time.perf_counter(), time.process_time()
+    attacked = build_attack(spec, ctx).apply(goals, seed=ctx.seed)
+    outputs = ctx.target.generate([a.prompt for a in attacked], settings)
+    verdicts = ctx.harm_judge.judge([a.goal for a in attacked], outputs)
+    per_goal: dict[str, list[bool | None]] = defaultdict(list)
+    samples = []
+    for item, output, verdict in zip(attacked, outputs, verdicts, strict=True):
+        per_goal[item.goal].append(verdict.harmful)
+        samples.append({
+            "goal": item.goal, "prompt": item.prompt, "output": output,
+            "verdict": _verdict_label(verdict), "harmful": verdict.harmful,
+            "refused": verdict.refused, "score": verdict.score, "judge": ctx.harm_judge_name,
+            "rationale": verdict.rationale, "meta": item.meta,
+        })
+    decided = [v for v in per_goal.values() if any(x is True for x in v) or None not in v]
+    jailbroken = sum(any(x is True for x in v) for v in decided)
+    metric = proportion(jailbroken, len(decided))
+    undecided = len(per_goal) - len(decided)
+    notes = [f"{undecided} goals had only undecided verdicts and are left out"] if undecided else []
+    return SectionResult(
+        "harmfulness", spec.name, spec.column, "asr", metric.value, metric.n, metric.ci_low,
+        metric.ci_high, ctx.harm_judge_name, source, samples,
+        config={"attack": spec.name, "kwargs": _plain(spec.kwargs), "attacker": spec.attacker,
+                "max_new_tokens": settings.max_new_tokens, "goals": len(goals),
+                "undecided": undecided},
+        notes=notes, seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu,
+    )
+
+
+def benchmark_size(entry: BenchmarkEntry, ctx: Context) -> tuple[int, str]:
+    """(number of items the entry will score, data source); SkipSection when it cannot run."""
+    spec = get_benchmark(entry.name)
+    if spec.needs_judge and ctx.judge_generator is None:
+        raise SkipSection(f"{entry.name}: needs a judge model (--judge-model)")
+    try:
+        if entry.name == "mmlu":
+            items = spec.load(subjects=entry.kwargs.get("subjects"), data_root=ctx.data_root)
+        else:
+            items = spec.load(data_root=ctx.data_root)
+        source = entry.name
+    except DataError as error:
+        if entry.fallback is None:
+            raise SkipSection(f"{entry.name}: {error}") from error
+        from harc.data import load_prompts
+
+        items, source = load_prompts(entry.fallback), entry.fallback
+    limit = effective_limit(entry.limit, len(items), ctx.scale)
+    return (len(items) if limit is None else limit), source
+
+
+def run_benchmark(entry: BenchmarkEntry, section: Section, ctx: Context) -> SectionResult:
+    started, cpu = time.perf_counter(), time.process_time()
+    spec = get_benchmark(entry.name)
+    size, source = benchmark_size(entry, ctx)
+    common: dict[str, Any] = {"limit": size, "seed": ctx.seed, **entry.kwargs}
+    if spec.inputs == "model":
+        result = spec.run(ctx.model, ctx.tokenizer, batch_size=entry.batch_size,
+                          data_root=ctx.data_root, **common)
+    else:
+        tokens = entry.max_new_tokens or DEFAULT_NEW_TOKENS.get(entry.name, 256)
+        common["settings"] = GenerationSettings(max_new_tokens=tokens,
+                                                batch_size=entry.batch_size)
+        if entry.name == "mt_bench":
+            common.update(judge=ctx.judge_generator, tokenizer=ctx.tokenizer)
+        if source == entry.name:
+            result = spec.run(ctx.target, data_root=ctx.data_root, **common)
+        else:
+            result = _run_fallback(entry.name, source, ctx, common)
+    if ctx.decontaminator is not None:
+        result = decontaminate_result(result, ctx.decontaminator)
+    judge = FALLBACK_JUDGE if source != entry.name else BENCHMARK_JUDGES.get(entry.name) or (
+        f"judge model {ctx.judge_model_name}" if spec.needs_judge else entry.name
+    )
+    metric = result.metrics[result.primary]
+    samples = [
+        {"prompt": s.prompt, "output": s.output, "verdict": s.verdict, "score": s.score,
+         "judge": judge, "meta": s.meta}
+        for s in result.samples
+    ]
+    return SectionResult(
+        section, entry.name, entry.column, result.primary, metric.value, metric.n,
+        metric.ci_low, metric.ci_high, judge, source, samples,
+        config={**_plain(result.config), "entry": _plain(entry.__dict__)},
+        notes=list(result.notes), seconds=time.perf_counter() - started,
+        cpu_seconds=time.process_time() - cpu,
+        higher_is_better=section == "capability", scale=SCALES.get(entry.name, 1.0),
+    )
+
+
+def _run_fallback(name: str, source: str, ctx: Context, common: dict[str, Any]) -> Any:
+    from harc.data import load_prompts
+    from harc.evaluation.benchmarks.refusal import RefusalPrompt, run_three_way
+
+    if get_benchmark(name).kind != "over_refusal":
+        raise HarcError(f"{name}: a built-in fallback set only stands in for over-refusal sets")
+    prompts = [RefusalPrompt(p.id or str(i), p.text, p.category)
+               for i, p in enumerate(load_prompts(source))]
+    return run_three_way(name, prompts, ctx.target, classify=None, limit=common["limit"],
+                         seed=common["seed"], settings=common["settings"],
+                         config={"source": source})
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    return repr(value)

@@ -1,0 +1,38 @@
+"""Reports of evaluation results: the paper's Table 1 as Markdown, and PNG figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harc.report.plots import plot_asr, plot_tradeoff
+from harc.report.table import Column, render_ci_table, render_table, table_columns
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from harc.evaluation.results import EvaluationResult
+
+__all__ = [
+    "Column",
+    "plot_asr",
+    "plot_tradeoff",
+    "render_ci_table",
+    "render_table",
+    "table_columns",
+    "write_report",
+]
+
+
+def write_report(results: Sequence[EvaluationResult], out_dir: str | Path) -> dict[str, str]:
+    """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths."""
+    from harc.io import write_text_atomic
+
+    out = Path(out_dir)
+    table = out / "table.md"
+    write_text_atomic(table, render_table(results) + "\n")
+    files = {"table": str(table)}
+    if any(r.section("harmfulness") for r in results):
+        files["asr_plot"] = str(plot_asr(results, out / "asr.png"))
+        files["tradeoff_plot"] = str(plot_tradeoff(results, out / "tradeoff.png"))
+    return files

@@ -1,0 +1,72 @@
+"""Figures of evaluation results: ASR per attack per method, and the safety trade-off."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+from harc.evaluation.results import EvaluationResult
+from harc.io import atomic_path
+
+
+def _save(figure: plt.Figure, path: str | Path) -> Path:
+    target = Path(path)
+    figure.tight_layout()
+    with atomic_path(target) as tmp:
+        figure.savefig(tmp, format="png")
+    plt.close(figure)
+    return target
+
+
+def plot_asr(results: Sequence[EvaluationResult], path: str | Path) -> Path:
+    """Grouped bars: ASR per attack (x), one bar per method, 95% intervals as error bars."""
+    attacks: dict[str, str] = {}
+    for result in results:
+        for item in result.section("harmfulness"):
+            attacks.setdefault(item.name, item.label)
+    names = list(attacks)
+    width = 0.8 / max(1, len(results))
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.1 * len(names) + 2), 4.2), dpi=120)
+    x = np.arange(len(names))
+    for k, result in enumerate(results):
+        items = [result.get("harmfulness", name) for name in names]
+        values = [i.value if i is not None else np.nan for i in items]
+        low = [max(0.0, i.value - i.ci_low) if i is not None else 0.0 for i in items]
+        high = [max(0.0, i.ci_high - i.value) if i is not None else 0.0 for i in items]
+        axis.bar(x + (k - (len(results) - 1) / 2) * width, values, width, yerr=[low, high],
+                 capsize=2, label=result.method)
+    axis.set_xticks(x, [attacks[n] for n in names], rotation=30, ha="right", fontsize=8)
+    axis.set_ylim(0.0, 1.05)
+    axis.set_ylabel("attack success rate")
+    judges = ", ".join(sorted({r.harm_judge for r in results}))
+    axis.set_title(f"ASR per attack (judge: {judges}; bars: 95% Wilson)", fontsize=9)
+    axis.legend(fontsize=7)
+    return _save(figure, path)
+
+
+def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path:
+    """Mean ASR (y) against mean over-refusal (x); marker area grows with capability mean."""
+    figure, axis = plt.subplots(figsize=(5.5, 4.5), dpi=120)
+    for result in results:
+        capability = result.mean_capability
+        size = 40.0 if math.isnan(capability) else 40.0 + 400.0 * capability
+        over = result.mean_over_refusal
+        axis.scatter([0.0 if math.isnan(over) else over], [result.mean_asr], s=size, alpha=0.7,
+                     label=result.method)
+        label = result.method if math.isnan(capability) else f"{result.method} ({capability:.2f})"
+        axis.annotate(label, (0.0 if math.isnan(over) else over, result.mean_asr), fontsize=7,
+                      xytext=(5, 5), textcoords="offset points")
+    axis.set_xlim(-0.05, 1.05)
+    axis.set_ylim(-0.05, 1.05)
+    axis.set_xlabel("mean over-refusal rate (lower is better)")
+    axis.set_ylabel("mean ASR (lower is better)")
+    axis.set_title("Safety trade-off (marker size: capability mean)", fontsize=9)
+    return _save(figure, path)

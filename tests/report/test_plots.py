@@ -1,0 +1,26 @@
+from __future__ import annotations
+
+import math
+
+from harc.report import plot_asr, plot_tradeoff, write_report
+from tests.report.test_table import result
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def test_plots_are_png_files(tmp_path):
+    results = [result("base", 0.35), result("harc", 0.05, pap=None)]
+    for path in (plot_asr(results, tmp_path / "asr.png"),
+                 plot_tradeoff(results, tmp_path / "sub" / "tradeoff.png")):
+        data = path.read_bytes()
+        assert data.startswith(PNG) and len(data) > 1000
+    assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_write_report_and_nan_means(tmp_path):
+    empty = result("empty", math.nan, pap=None)
+    empty.sections = [s for s in empty.sections if s.section == "harmfulness"]
+    files = write_report([result("base", 0.3), empty], tmp_path)
+    assert set(files) == {"table", "asr_plot", "tradeoff_plot"}
+    assert "| empty |" in (tmp_path / "table.md").read_text(encoding="utf-8")
+    assert (tmp_path / "tradeoff.png").read_bytes().startswith(PNG)
