@@ -24,9 +24,19 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="raw prompt template with {instruction}, for models without a chat template",
     )
     group.add_argument("--batch-size", type=int, default=8)
+    group.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)",
+    )
 
 
 def load_from_args(args: argparse.Namespace) -> LoadedModel:
+    if getattr(args, "threads", None):
+        import torch
+
+        torch.set_num_threads(args.threads)
     if args.model is None:
         from harc.models import load_default
 
