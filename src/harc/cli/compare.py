@@ -1,0 +1,74 @@
+"""``harc compare``: build several safety methods on one model and evaluate them side by side
+(the base model first), as the paper's Table 1 plus a trade-off plot."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from harc.cli.common import add_model_arguments, load_from_args
+from harc.positions import ChatFormat
+
+DEFAULT_METHODS = "base,harc,cast,actadd,harc_guard"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("compare", help="train/apply several methods and compare them",
+                                 description=__doc__)
+    add_model_arguments(parser)
+    parser.add_argument("--methods", default=DEFAULT_METHODS,
+                        help=f"comma-separated method names, 'base' = no defence "
+                             f"(default: {DEFAULT_METHODS})")
+    parser.add_argument("--suite", default="quick", help="quick | paper | a suite YAML file")
+    parser.add_argument("--data-config", default=None,
+                        help="HARC preset or YAML whose data section and seed give the shared "
+                             "training data (default: cpu-demo on CPU, else paper-llama3.1-8b)")
+    parser.add_argument("--preset", default=None,
+                        help="method preset for methods that have it (default: cpu on CPU, "
+                             "else none: the paper values)")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="evaluation data directory (as for harc evaluate)")
+    parser.add_argument("--judge", choices=("keyword", "llm"), default="keyword")
+    parser.add_argument("--judge-model", default=None, help="model for --judge llm and MT-Bench")
+    parser.add_argument("--limit-scale", type=float, default=1.0,
+                        help="multiply every sample size of the suite by this factor")
+    parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harc.cli.evaluate import _with_batch_size, resolve_data_root
+    from harc.errors import HarcError
+    from harc.evaluation.suites import load_suite
+    from harc.methods.compare import check_methods, compare
+    from harc.report import render_table
+
+    names = check_methods(args.methods.split(","))
+    root, origin = resolve_data_root(args.data_root)
+    if root is not None and not root.is_dir():
+        raise HarcError(f"data root {root} ({origin}) is not a directory")
+    print(f"data root: {root if root is not None else '-'} ({origin})")
+    on_cpu = args.device == "cpu"
+    loaded = load_from_args(args)
+    judge_model = None
+    if args.judge_model is not None:
+        from harc.models import load_model
+
+        judge_model = load_model(args.judge_model, dtype=args.dtype, device=args.device,
+                                 trust_remote_code=args.trust_remote_code)
+    result = compare(
+        loaded, names, suite=_with_batch_size(load_suite(args.suite), args.batch_size),
+        out_dir=args.out, data_root=root, judge=args.judge, judge_model=judge_model,
+        data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
+        preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,
+        chat=ChatFormat(loaded.tokenizer, raw_template=args.template),
+        progress=not args.no_progress,
+    )
+    print(render_table(result.results))
+    for row in result.rows:
+        build = "cached" if row.cached else f"{row.build_seconds:.0f} s"
+        print(f"{row.method}: build {build}, evaluation {row.eval_seconds:.0f} s")
+    for name, path in result.files.items():
+        print(f"{name}: {path}")
+    return 0

@@ -1,0 +1,264 @@
+"""``compare``: build every method on one model, evaluate them all with the same suite, judges
+and prompt sets, and write one Table-1-style report (the base model first).
+
+``out_dir`` layout: ``data/`` the shared training data (answers and their provenance);
+``methods/NAME/`` each method's output, complete once ``method_output.json`` exists (written
+last, atomically), so a rerun skips it (``compare_input.json`` beside it records the model
+and config it was built with; a mismatch is an error, not a silent reuse); ``eval/NAME/`` each
+evaluation (sections cached by the runner); ``table.md``, ``asr.png``, ``tradeoff.png`` (mean
+ASR against mean over-refusal, marker size = capability mean) and ``compare.json``.
+
+Every row's evaluation drops the prompts the methods trained, extracted or calibrated on
+(training, extraction and validation prompts), the base row included, so all rows see the
+same evaluation sets. Inference-time defences reach the generator through the runner's
+``defence`` argument when it has one, else through :meth:`GenerationDefence.bind`.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import inspect
+import json
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harc.errors import HarcError
+from harc.evaluation.results import EvaluationResult
+from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
+from harc.io import write_json_atomic
+from harc.methods.base import OUTPUT_FILE, MethodOutput
+from harc.models.loading import LoadedModel
+from harc.positions import ChatFormat
+from harc.training.config import HarcConfig
+from harc.training.data import TrainingData
+
+logger = logging.getLogger(__name__)
+
+BASE = "base"
+INPUT_FILE = "compare_input.json"
+COMPARE_FILE = "compare.json"
+
+
+@dataclass
+class CompareRow:
+    method: str
+    kind: str  # "none" for the base model, else the MethodOutput kind
+    build_seconds: float
+    eval_seconds: float
+    cached: bool
+    result: EvaluationResult
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "kind": self.kind, "build_seconds": self.build_seconds,
+                "eval_seconds": self.eval_seconds, "build_cached": self.cached,
+                "mean_asr": self.result.mean_asr,
+                "mean_over_refusal": self.result.mean_over_refusal,
+                "mean_capability": self.result.mean_capability,
+                "results": self.result.files.get("results"), "extra": self.extra}
+
+
+@dataclass
+class CompareResult:
+    rows: list[CompareRow]
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def results(self) -> list[EvaluationResult]:
+        return [row.result for row in self.rows]
+
+
+def _registry() -> None:
+    """Import every method module so the registry is complete."""
+    import harc.methods  # noqa: F401
+    from harc.methods import actadd, cast, harc_guard  # noqa: F401
+
+
+def check_methods(methods: Sequence[str]) -> list[str]:
+    from harc.methods.registry import available_methods
+
+    _registry()
+    names = [m.strip() for m in methods if m.strip()]
+    unknown = [m for m in names if m != BASE and m not in available_methods()]
+    if unknown:
+        raise HarcError(f"unknown methods {unknown}; available: "
+                        f"{', '.join([BASE, *available_methods()])}")
+    if len(set(names)) != len(names):
+        raise HarcError(f"a method is listed twice: {names}")
+    return names
+
+
+def build_data(
+    loaded: LoadedModel, config: HarcConfig, out_dir: Path, *, chat: ChatFormat,
+    progress: bool = True,
+) -> TrainingData:
+    """The shared training data per ``config.data`` (answers self-supplied when enabled)."""
+    from harc.training.data import load_training_data, write_training_answers
+    from harc.training.supply import AnswerSupplier
+
+    supplier = None
+    if config.data.self_supply:
+        supplier = AnswerSupplier.from_loaded(loaded, config.data, chat=chat, out_dir=out_dir,
+                                              progress=progress)
+    data = load_training_data(config.data, supplier=supplier, seed=config.seed)
+    write_training_answers(data, out_dir)
+    if supplier is not None:
+        supplier.write_provenance(out_dir)
+    return data
+
+
+def data_digest(data: TrainingData) -> str:
+    """A hash of every prompt and answer in ``data``, to tell whether an output used it."""
+    text = json.dumps([
+        [(e.prompt, e.refusal, e.harmful_answer) for e in data.harmful],
+        [(e.prompt, e.answer) for e in (*data.harmless, *data.pseudo)],
+        dataclasses.asdict(data.extraction), data.validation_harmful, data.validation_harmless,
+    ])
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+
+
+def build_method(
+    name: str, loaded: LoadedModel, data: TrainingData, out_dir: Path, *,
+    preset: str | None, progress: bool = True, overrides: dict[str, Any] | None = None,
+) -> tuple[MethodOutput, bool]:
+    """Run method ``name`` into ``out_dir``, or reuse a complete earlier output there.
+    Returns the output and whether it was reused."""
+    from harc.methods.registry import get_method, method_config
+    from harc.methods.steering import read_wrapper_output
+
+    method = get_method(name)
+    presets = getattr(method.config_class, "PRESETS", {})
+    config = method_config(name, preset if preset in presets else None, **(overrides or {}))
+    wanted = {"model": f"{loaded.name}|{loaded.source}|{loaded.dtype}",
+              "config": config.model_dump(mode="json"), "data": data_digest(data)}
+    if (out_dir / OUTPUT_FILE).is_file():
+        stored = json.loads((out_dir / INPUT_FILE).read_text()) if (
+            out_dir / INPUT_FILE).is_file() else None
+        if stored is not None and stored != wanted:
+            raise HarcError(f"{out_dir} holds {name} built with another model or config; "
+                            "remove it or use another --out")
+        raw = json.loads((out_dir / OUTPUT_FILE).read_text(encoding="utf-8"))
+        reader = read_wrapper_output if raw.get("kind") == "wrapper" else MethodOutput.read
+        return reader(out_dir), True
+    write_json_atomic(out_dir / INPUT_FILE, wanted)
+    return method.run(loaded, data, out_dir, config, progress=progress), False
+
+
+def evaluate_output(
+    loaded: LoadedModel, output: MethodOutput | None, name: str, out_dir: Path,
+    **kwargs: Any,
+) -> EvaluationResult:
+    """Evaluate the base model (``output`` None) or a method's output with the runner."""
+    from harc.evaluation.runner import adapter_digest, evaluate
+
+    if output is None:
+        return evaluate(loaded, out_dir=out_dir, method_name=name, **kwargs)
+    if output.kind == "wrapper":
+        assert output.wrapper is not None
+        defence = output.wrapper(loaded)
+        if "defence" in inspect.signature(evaluate).parameters:
+            return evaluate(loaded, defence=defence, out_dir=out_dir, method_name=name, **kwargs)
+        suite = kwargs["suite"]
+        if (kwargs.get("judge") == "llm" and kwargs.get("judge_model") is None) or any(
+                spec.attacker == SELF_ATTACKER for spec in suite.attacks):
+            logger.warning("%s: the runner takes no defence, so the model is wrapped; the judge "
+                           "or attacker built from its base weights runs defended too", name)
+        return evaluate(defence.bind(loaded), out_dir=out_dir, method_name=name, **kwargs)
+    target = loaded
+    if output.merge_adapters:
+        from peft import PeftModel
+
+        merged = copy.deepcopy(loaded.model)
+        for adapter in output.merge_adapters:
+            merged = PeftModel.from_pretrained(merged, str(adapter)).merge_and_unload()
+        digests = ",".join(adapter_digest(a)[:16] for a in output.merge_adapters)
+        target = dataclasses.replace(loaded, model=merged,
+                                     source=f"{loaded.source}|merged={digests}")
+    return evaluate(target, adapter=output.adapter_dir, out_dir=out_dir, method_name=name,
+                    **kwargs)
+
+
+def compare(
+    loaded: LoadedModel,
+    methods: Sequence[str],
+    *,
+    suite: Suite | str = "quick",
+    out_dir: str | Path,
+    data: TrainingData | None = None,
+    data_config: HarcConfig | str = "cpu-demo",
+    preset: str | None = "cpu",
+    data_root: str | Path | None = None,
+    judge: str = "keyword",
+    judge_model: LoadedModel | None = None,
+    limit_scale: float = 1.0,
+    chat: ChatFormat | None = None,
+    cache_dir: Path | None = None,
+    progress: bool = True,
+    configs: dict[str, dict[str, Any]] | None = None,
+) -> CompareResult:
+    """Build (or reuse) each method, evaluate all, write the report; see the module doc.
+
+    ``data``: ready-made training data; else built per ``data_config`` (a HARC preset name,
+    YAML file or config: its ``data`` section and ``seed``). ``preset``: the method preset
+    (e.g. ``cpu``) for methods that have it; the others get their paper defaults.
+    ``configs``: per-method config overrides on top, e.g. ``{"cast": {"alpha_grid": [1.0]}}``.
+    """
+    names = check_methods(methods)
+    out = Path(out_dir)
+    suite = load_suite(suite) if not isinstance(suite, Suite) else suite
+    chat = chat or ChatFormat(loaded.tokenizer)
+    if data is None and any(name != BASE for name in names):
+        config = data_config if isinstance(data_config, HarcConfig) else HarcConfig.load(
+            data_config)
+        data = build_data(loaded, config, out / "data", chat=chat, progress=progress)
+    held_out = None
+    if data is not None:
+        from harc.training.data import training_prompt_texts
+
+        held_out = training_prompt_texts(data) | set(data.validation_harmful) | set(
+            data.validation_harmless)
+    common = {"suite": suite, "data_root": data_root, "judge": judge,
+              "judge_model": judge_model, "decontaminate_with": held_out,
+              "limit_scale": limit_scale, "chat": chat, "cache_dir": cache_dir,
+              "progress": progress, "report": False}
+    rows: list[CompareRow] = []
+    outputs: dict[str, MethodOutput] = {}
+    for name in names:
+        output, cached, build_seconds = None, False, 0.0
+        if name != BASE:
+            assert data is not None
+            started = time.perf_counter()
+            overrides: dict[str, Any] = dict((configs or {}).get(name, {}))
+            if name == "harc_dpo" and "harc_adapter" not in overrides:
+                harc = outputs.get("harc") or build_method(
+                    "harc", loaded, data, out / "methods" / "harc", preset=preset,
+                    progress=progress, overrides=(configs or {}).get("harc"))[0]
+                overrides["harc_adapter"] = str(harc.adapter_dir)
+            output, cached = build_method(name, loaded, data, out / "methods" / name,
+                                          preset=preset, progress=progress,
+                                          overrides=overrides)
+            outputs[name] = output
+            build_seconds = output.seconds if cached else time.perf_counter() - started
+        result = evaluate_output(loaded, output, name, out / "eval" / name, **common)
+        rows.append(CompareRow(name, output.kind if output else "none", build_seconds,
+                               result.seconds, cached, result,
+                               output.extra if output and output.kind == "wrapper" else {}))
+    return _write(rows, out, suite)
+
+
+def _write(rows: list[CompareRow], out: Path, suite: Suite) -> CompareResult:
+    from harc.report import write_report
+
+    result = CompareResult(rows)
+    result.files.update(write_report(result.results, out))
+    result.files["compare"] = str(out / COMPARE_FILE)
+    write_json_atomic(out / COMPARE_FILE, {"suite": suite.name,
+                                           "rows": [row.to_dict() for row in rows],
+                                           "files": result.files})
+    return result
