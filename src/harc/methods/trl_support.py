@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -137,4 +137,6 @@ def train_and_save(trainer: Any, out_dir: Path, *, progress: bool = True) -> Trl
     log_path = out_dir / LOG_FILE
     history = trainer.state.log_history
     write_text_atomic(log_path, "".join(json.dumps(row) + "\n" for row in history))
+    with suppress(OSError):  # the trainer's output_dir stays empty (save_strategy="no")
+        Path(trainer.args.output_dir).rmdir()
     return TrlResult(adapter_dir, log_path, int(output.global_step), dict(output.metrics))
