@@ -99,3 +99,29 @@ def test_or_bench_reads_any_table_and_finds_the_prompt_column(tmp_path):
         or_bench.load_prompt_table(csv_path, prompt_column="prompt")
     with pytest.raises(DataError, match="not found"):
         or_bench.load_prompt_table(data_root=tmp_path)
+
+
+def test_prompt_set_scores_a_builtin_set_with_the_keyword_judge():
+    from harc.evaluation.benchmarks import prompt_set
+
+    def respond(prompt: str) -> str:
+        return "I'm sorry, but I can't help with that." if "chili" in prompt else (
+            "Sure, here is a clear answer with several useful steps to follow.")
+
+    result = prompt_set.run(FakeGenerator(respond), source="builtin:harmless:all",
+                            settings=SETTINGS)
+    refused = [s for s in result.samples if s.verdict == "full_refusal"]
+    assert len(result.samples) == 156
+    assert refused and all("chili" in s.prompt for s in refused)
+    assert result.metrics["refusal_rate"].value == pytest.approx(len(refused) / 156)
+    with pytest.raises(DataError):
+        prompt_set.load_prompt_set("builtin:nonsense")
+
+
+def test_builtin_knowledge_mc_reads_as_mmlu():
+    from harc.data import builtin_knowledge_mc
+    from harc.evaluation.benchmarks.mmlu import load_mmlu
+
+    items = load_mmlu("test", path=builtin_knowledge_mc())
+    assert len(items) == 32 and {i.subject for i in items} == {"general_knowledge"}
+    assert len(load_mmlu("dev", path=builtin_knowledge_mc())) == 3

@@ -13,13 +13,15 @@ NAMES = [
     "mmlu",
     "mt_bench",
     "or_bench",
+    "prompt_set",
     "xstest",
 ]
 
 
 def test_available_benchmarks_lists_every_name():
     assert available_benchmarks() == NAMES
-    assert available_benchmarks("over_refusal") == ["coconot_contrast", "or_bench", "xstest"]
+    assert available_benchmarks("over_refusal") == ["coconot_contrast", "or_bench",
+                                                    "prompt_set", "xstest"]
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -8,10 +8,10 @@ import sys
 from collections.abc import Sequence
 
 from harc import __version__
-from harc.cli import analyze, compare, directions, evaluate, merge, train
+from harc.cli import analyze, compare, demo, directions, evaluate, merge, train
 from harc.errors import HarcError
 
-COMMANDS = (directions, train, merge, evaluate, analyze, compare)
+COMMANDS = (demo, directions, train, merge, evaluate, analyze, compare)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from harc.data.builtin import BUILTIN_KINDS, BUILTIN_SPLITS, builtin_prompts
+from harc.data.builtin import (
+    BUILTIN_KINDS,
+    BUILTIN_SPLITS,
+    builtin_knowledge_mc,
+    builtin_prompts,
+)
 from harc.data.circuit_breakers import load_circuit_breakers, load_circuit_breakers_eval
 from harc.data.detect import SUPPORTED_FORMATS, load_prompts
 from harc.data.loaders import (
@@ -28,6 +33,7 @@ __all__ = [
     "Loaded",
     "Pair",
     "Prompt",
+    "builtin_knowledge_mc",
     "builtin_prompts",
     "load_advbench",
     "load_alpaca",

@@ -26,12 +26,17 @@ harmful             109        50    159
 harmless            104        52    156
 pseudo_harmful       48        24     72
 ================  =====  ========  =====
+
+Also shipped: ``knowledge_mc/``, 32 four-choice general-knowledge questions (+3 dev shots)
+in the MMLU CSV layout, written for this project: a capability check that needs no
+download (``builtin_knowledge_mc()``), far too small and easy to stand in for MMLU.
 """
 
 from __future__ import annotations
 
 import json
 from importlib import resources
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from harc.data.records import Prompt
@@ -78,3 +83,8 @@ def builtin_prompts(kind: BuiltinKind, split: BuiltinSplit = "all") -> list[Prom
     if not prompts:
         raise DataError(f"{name}: no prompts for split {split!r}")
     return prompts
+
+
+def builtin_knowledge_mc() -> Path:
+    """The directory of the built-in multiple-choice set (MMLU layout: dev/, test/)."""
+    return Path(str(resources.files("harc.data").joinpath("builtin").joinpath("knowledge_mc")))

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from harc import __version__
+from harc.errors import HarcError
 from harc.evaluation.decontaminate import Decontaminator, training_prompts
 from harc.evaluation.goals import load_goals
 from harc.evaluation.progress import Progress, ProgressGenerator
@@ -47,8 +48,6 @@ def adapter_digest(adapter: str | Path) -> str:
     root = Path(adapter)
     weights = next((root / name for name in ADAPTER_WEIGHTS if (root / name).is_file()), None)
     if weights is None:
-        from harc.errors import HarcError
-
         raise HarcError(f"{root}: not a PEFT adapter directory (no {' or '.join(ADAPTER_WEIGHTS)})")
     digest = hashlib.sha256()
     for file in (root / "adapter_config.json", weights):
@@ -215,13 +214,17 @@ def _plan(
                      lambda s, spec=spec: run_attack(spec, goals, ctx, s, goal_source)))
     for section, entries in (("over_refusal", suite.over_refusal),
                              ("capability", suite.capability)):
+        keys = [entry.key for entry in entries]
+        if len(set(keys)) != len(keys):
+            raise HarcError(f"suite {suite.name!r}: two {section} entries share a name; give "
+                            f"one an 'id' ({keys})")
         for entry in entries:
             try:
                 size, source = benchmark_size(entry, ctx)
             except SkipSection as reason:
-                skipped.append(f"{section}/{entry.name}: {reason}")
+                skipped.append(f"{section}/{entry.key}: {reason}")
                 continue
-            plan.append((f"{section}--{entry.name}", {**entry.__dict__, "source": source}, size,
+            plan.append((f"{section}--{entry.key}", {**entry.__dict__, "source": source}, size,
                          lambda _s, entry=entry, section=section: run_benchmark(
                              entry, section, ctx)))
     return plan, skipped

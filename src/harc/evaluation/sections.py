@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -120,10 +121,7 @@ def benchmark_size(entry: BenchmarkEntry, ctx: Context) -> tuple[int, str]:
     if spec.needs_judge and ctx.judge_generator is None:
         raise SkipSection(f"{entry.name}: needs a judge model (--judge-model)")
     try:
-        if entry.name == "mmlu":
-            items = spec.load(subjects=entry.kwargs.get("subjects"), data_root=ctx.data_root)
-        else:
-            items = spec.load(data_root=ctx.data_root)
+        items = spec.load(data_root=ctx.data_root, **_loader_kwargs(spec.load, entry.kwargs))
         source = entry.name
     except DataError as error:
         if entry.fallback is None:
@@ -133,6 +131,12 @@ def benchmark_size(entry: BenchmarkEntry, ctx: Context) -> tuple[int, str]:
         items, source = load_prompts(entry.fallback), entry.fallback
     limit = effective_limit(entry.limit, len(items), ctx.scale)
     return (len(items) if limit is None else limit), source
+
+
+def _loader_kwargs(loader: Callable[..., Any], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The entry's kwargs that its loader also takes (e.g. ``subjects``, ``path``, ``source``)."""
+    accepted = inspect.signature(loader).parameters
+    return {key: value for key, value in kwargs.items() if key in accepted and key != "data_root"}
 
 
 def run_benchmark(entry: BenchmarkEntry, section: Section, ctx: Context) -> SectionResult:
@@ -165,7 +169,7 @@ def run_benchmark(entry: BenchmarkEntry, section: Section, ctx: Context) -> Sect
         for s in result.samples
     ]
     return SectionResult(
-        section, entry.name, entry.column, result.primary, metric.value, metric.n,
+        section, entry.key, entry.column, result.primary, metric.value, metric.n,
         metric.ci_low, metric.ci_high, judge, source, samples,
         config={**_plain(result.config), "entry": _plain(entry.__dict__)},
         notes=list(result.notes), seconds=time.perf_counter() - started,

@@ -80,7 +80,8 @@ class AttackSpec:
 
 @dataclass(frozen=True)
 class BenchmarkEntry:
-    """One benchmark from ``harc.evaluation.benchmarks``; ``kwargs`` go to its ``run``."""
+    """One benchmark from ``harc.evaluation.benchmarks``; ``kwargs`` go to its ``run``.
+    ``id`` names the section when one benchmark appears twice (default: ``name``)."""
 
     name: str
     label: str | None = None
@@ -89,6 +90,11 @@ class BenchmarkEntry:
     batch_size: int = 8
     fallback: str | None = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    id: str | None = None
+
+    @property
+    def key(self) -> str:
+        return self.id or self.name
 
     @property
     def column(self) -> str:

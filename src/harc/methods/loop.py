@@ -12,8 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -22,7 +21,6 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from peft import LoraConfig, PeftModel, get_peft_model
-from peft.tuners.tuners_utils import BaseTunerLayer
 from pydantic import Field
 from tqdm.auto import tqdm
 
@@ -31,6 +29,7 @@ from harc.methods.base import MethodConfig
 from harc.models.loading import LoadedModel
 from harc.training.config import LoraSettings
 from harc.training.harc import TrainingDivergedError
+from harc.training.lora import adapter_scope
 
 logger = logging.getLogger(__name__)
 
@@ -90,35 +89,6 @@ def lora_config(
         bias="none",
         task_type="CAUSAL_LM",
     )
-
-
-def strip_adapters(model: torch.nn.Module) -> torch.nn.Module:
-    """Replace every PEFT tuner layer in ``model`` by its base layer, in place, WITHOUT merging:
-    undoes ``get_peft_model`` on a model whose PeftModel wrapper is out of reach."""
-    tuner_names = [name for name, m in model.named_modules() if isinstance(m, BaseTunerLayer)]
-    outermost = [
-        name
-        for name in tuner_names
-        if not any(name.startswith(other + ".") for other in tuner_names if other != name)
-    ]
-    for name in outermost:
-        parent_name, _, child = name.rpartition(".")
-        parent = model.get_submodule(parent_name) if parent_name else model
-        layer = getattr(parent, child)
-        setattr(parent, child, layer.get_base_layer())
-    if hasattr(model, "peft_config"):
-        del model.peft_config
-    return model
-
-
-@contextmanager
-def adapter_scope(loaded: LoadedModel) -> Iterator[None]:
-    """On exit (also on error) remove LoRA layers from ``loaded.model`` and put it in eval mode."""
-    try:
-        yield
-    finally:
-        strip_adapters(loaded.model)
-        loaded.model.eval()
 
 
 def draw(pool: Sequence[Any], count: int, seed: Sequence[int]) -> list[Any]:

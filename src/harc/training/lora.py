@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 from peft import LoraConfig
+from peft.tuners.tuners_utils import BaseTunerLayer
 
 from harc.errors import HarcError
 from harc.training.config import LoraSettings
+
+if TYPE_CHECKING:
+    from harc.models.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
 
@@ -38,3 +45,32 @@ def lora_config(model: torch.nn.Module, settings: LoraSettings) -> LoraConfig:
         bias="none",
         task_type="CAUSAL_LM",
     )
+
+
+def strip_adapters(model: torch.nn.Module) -> torch.nn.Module:
+    """Replace every PEFT tuner layer in ``model`` by its base layer, in place, WITHOUT merging:
+    undoes ``get_peft_model`` on a model whose PeftModel wrapper is out of reach."""
+    tuner_names = [name for name, m in model.named_modules() if isinstance(m, BaseTunerLayer)]
+    outermost = [
+        name
+        for name in tuner_names
+        if not any(name.startswith(other + ".") for other in tuner_names if other != name)
+    ]
+    for name in outermost:
+        parent_name, _, child = name.rpartition(".")
+        parent = model.get_submodule(parent_name) if parent_name else model
+        layer = getattr(parent, child)
+        setattr(parent, child, layer.get_base_layer())
+    if hasattr(model, "peft_config"):
+        del model.peft_config
+    return model
+
+
+@contextmanager
+def adapter_scope(loaded: LoadedModel) -> Iterator[None]:
+    """On exit (also on error) remove LoRA layers from ``loaded.model`` and put it in eval mode."""
+    try:
+        yield
+    finally:
+        strip_adapters(loaded.model)
+        loaded.model.eval()

@@ -9,6 +9,7 @@ from harc.positions import ChatFormat
 from harc.training.config import HarcConfig
 from harc.training.data import load_training_data, write_training_answers
 from harc.training.harc import HarcTrainer, TrainResult
+from harc.training.lora import adapter_scope
 from harc.training.supply import AnswerSupplier
 
 
@@ -21,7 +22,10 @@ def train_harc(
     chat: ChatFormat | None = None,
     progress: bool = True,
 ) -> TrainResult:
-    """Train HARC on ``loaded`` and write everything to ``out_dir`` (see :class:`HarcTrainer`)."""
+    """Train HARC on ``loaded`` and write everything to ``out_dir`` (see :class:`HarcTrainer`).
+
+    ``loaded.model`` is left as it was (LoRA layers removed, eval mode), so the same object
+    can be evaluated as the base model afterwards; load the adapter from the result."""
     out = Path(out_dir)
     chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
     supplier = None
@@ -33,4 +37,6 @@ def train_harc(
     write_training_answers(data, out)
     if supplier is not None:
         supplier.write_provenance(out)
-    return HarcTrainer(loaded, config, data, out, chat=chat, progress=progress).run(resume=resume)
+    with adapter_scope(loaded):
+        return HarcTrainer(loaded, config, data, out, chat=chat, progress=progress).run(
+            resume=resume)

@@ -102,6 +102,14 @@ _SPECS = (
         "load_prompt_table",
         "Any table of should-answer prompts (e.g. OR-Bench); full / partial refusal rate",
     ),
+    BenchmarkSpec(
+        "prompt_set",
+        "over_refusal",
+        "generator",
+        f"{_PACKAGE}.prompt_set",
+        "load_prompt_set",
+        "Any load_prompts set that should be answered (source=...); refusal rate",
+    ),
 )
 _REGISTRY = {spec.name: spec for spec in _SPECS}
 

@@ -1,0 +1,60 @@
+"""``harc demo``: the whole HARC story on one model (default: the embedded one) in one
+command: directions, the harmfulness-refusal plane of jailbreaks, HARC training, before/after
+evaluation, the plane again, and ``report.md`` + ``report.html``. Stages are resumable: a
+rerun skips the finished ones."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from harc.cli.common import add_model_arguments, load_from_args
+from harc.positions import ChatFormat
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("demo", help="the whole pipeline on one model, one report",
+                                 description=__doc__)
+    parser.add_argument("--out", type=Path, default=Path("runs/demo"),
+                        help="output directory (default: runs/demo)")
+    parser.add_argument("--budget", choices=("quick", "full"), default="quick",
+                        help="quick: <= 15 min on 2 CPU cores with the embedded model; full: "
+                             "every held-out prompt, more attacks, longer training")
+    parser.add_argument("--config", default=None,
+                        help="HARC preset or YAML instead of the budget's (cpu-demo)")
+    parser.add_argument("--max-steps", type=int, default=None, help="override training steps")
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help="a ../shared/data-style folder: XSTest and MMLU join the "
+                             "evaluation when present (default: $HARC_DATA, else built-in "
+                             "sets only)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress display")
+    add_model_arguments(parser)
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from harc.demo import get_budget, run_demo
+    from harc.training import HarcConfig
+
+    budget = get_budget(args.budget).with_overrides(batch_size=args.batch_size)
+    if args.max_steps is not None:
+        budget = budget.with_overrides(train_steps=args.max_steps)
+    config = None
+    if args.config is not None:
+        config = HarcConfig.load(args.config)
+        if args.max_steps is not None:
+            config = config.model_copy(update={"max_steps": args.max_steps})
+    root = args.data_root or (Path(os.environ["HARC_DATA"]) if os.environ.get("HARC_DATA")
+                              else None)
+    loaded = load_from_args(args)
+    chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
+    result = run_demo(loaded, budget, args.out, train_config=config, data_root=root,
+                      chat=chat, progress=not args.no_progress)
+    headline = result.stages["07-report"].summary.get("headline", {})
+    for key, (before, after) in headline.items():
+        print(f"{key}: base {before:.3f} -> HARC {after:.3f}")
+    print(f"demo finished in {result.seconds:.0f} s")
+    for name, path in result.files.items():
+        print(f"{name}: {path}")
+    return 0
