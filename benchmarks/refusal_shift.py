@@ -62,6 +62,7 @@ def main() -> None:
     parser.add_argument("--n-harmful", type=int, default=24)
     parser.add_argument("--n-harmless", type=int, default=24)
     parser.add_argument("--max-new-tokens", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/refusal_shift.json"))
     args = parser.parse_args()
     started = time.perf_counter()
@@ -70,7 +71,7 @@ def main() -> None:
     sets = {f"harmful/{name}": [a.prompt for a in get_attack(name).apply(goals, seed=0)]
             for name in ATTACKS}
     sets["harmless"] = [p.text for p in builtin_prompts("harmless", "heldout")][: args.n_harmless]
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens)
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     results = {"base": refusal_rates(Generator(loaded.model, loaded.tokenizer,
                                                model_key=loaded.name), sets, settings)}
     if args.adapter:

@@ -106,7 +106,7 @@ def test_unknown_preset_is_a_clear_error(tmp_path, capsys):
     assert (
         main(["train", "--config", "nope", "--model", str(tmp_path), "--out", str(tmp_path)]) == 2
     )
-    assert "no such config file" in capsys.readouterr().err
+    assert "'nope' is neither a preset (" in capsys.readouterr().err
 
 
 def test_invalid_config_value_is_reported(tmp_path, capsys):

@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "sets only)")
     parser.add_argument("--no-progress", action="store_true", help="no progress display")
     add_model_arguments(parser)
-    parser.set_defaults(run=run)
+    parser.set_defaults(run=run, batch_size=None)  # None: the budget's batch size
 
 
 def run(args: argparse.Namespace) -> int:

@@ -33,7 +33,7 @@ class DemoBudget:
     new_tokens: int = 32  # generated tokens per answer in the evaluation
     capability_limit: int | None = None  # None: all built-in MC questions (32)
     mmlu_limit: int = 40  # used only when a data root holds MMLU
-    batch_size: int = 8
+    batch_size: int = 32  # decoding on CPU is memory-bound: 32 rows cost ~2x one row of 8
 
     def __post_init__(self) -> None:
         if self.goals < 2 or self.harmless < 2:
@@ -87,7 +87,7 @@ class DemoBudget:
 BUDGETS: dict[str, DemoBudget] = {
     "quick": DemoBudget(
         name="quick", direction_prompts=64, bootstrap_resamples=200, goals=16, harmless=16,
-        attacks=("refusal_suppression", "prefix_injection", "roleplay", "distractor"),
+        attacks=("refusal_suppression", "prefix_injection", "roleplay", "pap"),
         new_tokens=24,
     ),
     "full": DemoBudget(

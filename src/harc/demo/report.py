@@ -42,6 +42,7 @@ def write_demo_report(out: Path, model: str, budget: DemoBudget, config: HarcCon
 
     doc = Document(f"HARC demo: {model}")
     _overview(doc, model, budget, config, records, seconds)
+    _summary(doc, base, tuned)
     _directions_section(doc, out, records[DIRECTIONS].summary)
     _plane_section(doc, plane_png, records[PLANE_BASE].summary, records[PLANE_HARC].summary)
     _training_section(doc, out, records[TRAIN].summary, loss_png)
@@ -83,6 +84,24 @@ def _overview(doc: Document, model: str, budget: DemoBudget, config: HarcConfig,
     doc.table(["stage", "wall time"], rows)
 
 
+def _summary(doc: Document, base: EvaluationResult, tuned: EvaluationResult) -> None:
+    doc.heading("Summary")
+    rows = [["mean ASR over attacks (lower is better)", f"{base.mean_asr:.2f}",
+             f"{tuned.mean_asr:.2f}"]]
+    for section, note in (("harmfulness", "ASR"), ("over_refusal", "refusal rate"),
+                          ("capability", "accuracy")):
+        for before in base.section(section):
+            after = tuned.get(section, before.name)
+            if after is None:
+                continue
+            rows.append([f"{before.label} {note} (n={before.n})",
+                         f"{before.value:.2f} [{before.ci_low:.2f}, {before.ci_high:.2f}]",
+                         f"{after.value:.2f} [{after.ci_low:.2f}, {after.ci_high:.2f}]"])
+    doc.table(["quantity", "base model", "HARC-tuned"], rows)
+    doc.paragraph(f"Judge for every ASR and refusal rate: **{base.harm_judge}**; brackets are "
+                  "95% Wilson intervals.")
+
+
 def _directions_section(doc: Document, out: Path, summary: dict[str, Any]) -> None:
     doc.heading("1. Harmfulness and refusal directions of the base model")
     doc.paragraph(
@@ -102,8 +121,7 @@ def _directions_section(doc: Document, out: Path, summary: dict[str, Any]) -> No
         doc.paragraph(
             f"Best middle-layer held-out AUROC along v_harm: {best['auroc_harm']:.3f} at slot "
             f"{best['slot']}, where cos(v_harm, v_ref) = {_cos(best)}. The paper reports the two "
-            "directions nearly orthogonal in 7-8B models; a clearly positive cosine here means "
-            "this model's harmfulness and refusal signals are partly shared.")
+            f"directions nearly orthogonal in 7-8B models; {_orthogonality(best)}")
 
 
 def _plane_section(doc: Document, png: Path, base: dict[str, Any], tuned: dict[str, Any]) -> None:
@@ -278,6 +296,17 @@ def _diag(path: Path) -> list[dict[str, Any]]:
 
 def _json(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def _orthogonality(row: Mapping[str, Any]) -> str:
+    if row.get("cos") is None:
+        return "here the cosine is undefined at this slot."
+    if row["cos_low"] > 0.1:
+        return ("here the whole interval is above 0.1: this model's harmfulness and refusal "
+                "directions partly overlap.")
+    if row["cos_low"] <= 0 <= row["cos_high"]:
+        return "here the interval contains 0, consistent with orthogonal directions."
+    return "here the cosine is small but its interval excludes 0."
 
 
 def _num(value: float | None) -> str:

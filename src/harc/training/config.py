@@ -125,6 +125,9 @@ class HarcConfig(_Strict):
         """A preset name or a YAML file; a file may name a ``preset`` it overrides."""
         if name_or_path in PRESETS:
             return cls.from_preset(name_or_path)
+        if not Path(name_or_path).is_file():
+            raise HarcError(f"{name_or_path!r} is neither a preset ({', '.join(PRESETS)}) nor "
+                            "a YAML file")
         return cls.from_yaml(name_or_path)
 
     @classmethod

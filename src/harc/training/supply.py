@@ -100,7 +100,7 @@ class AnswerSupplier:
         cache_dir: Path | None = None,
         generation_cache_dir: Path | None = None,
         out_dir: Path | None = None,
-        batch_size: int = 8,
+        batch_size: int = 32,  # generation is memory-bound on CPU: wide batches are cheap
         progress: bool = True,
     ) -> None:
         self.model = model
