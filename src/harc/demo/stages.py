@@ -122,4 +122,4 @@ class StageRunner:
     def _say(self, text: str) -> None:
         if self.progress:
             self.console.print(text)
-        logger.info(text)
+        logger.debug(text)
