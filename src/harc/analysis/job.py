@@ -31,6 +31,7 @@ from harc.analysis.plane import (
     Measure,
     PlanePoints,
     choose_slot,
+    classes_from_rows,
     plane_points,
     slot_aurocs,
 )
@@ -203,7 +204,7 @@ def run_analysis(
     stages.done("answer residuals")
 
     # rows are grouped by class in plane order, so plane point i is row i
-    classes = _classes(rows, captured.t_inst, captured.t_post, position_slots)
+    classes = classes_from_rows(rows, captured.t_inst, captured.t_post, position_slots)
     points = plane_points(classes, directions, slot, config.measure)
     rule = SuppressionRule(config.threshold, config.level)
     shifts = attack_shifts(points, rule=rule, resamples=config.resamples, seed=config.seed)
@@ -277,17 +278,3 @@ def _directions(
     harmless = [p.text for p in load_prompts(config.direction_harmless)][:limit]
     return extract_prompt_directions(model, chat, harmful, harmless,
                                      batch_size=config.batch_size, progress=progress)
-
-
-def _classes(
-    rows: list[tuple[str, str, str | None]], t_inst: torch.Tensor, t_post: torch.Tensor,
-    slots: tuple[int, ...],
-) -> list[ClassActivations]:
-    labels = list(dict.fromkeys(label for label, _, _ in rows))
-    classes = []
-    for label in labels:
-        index = [i for i, row in enumerate(rows) if row[0] == label]
-        classes.append(ClassActivations(label, t_inst[index], t_post[index], slots,
-                                        [rows[i][1] for i in index], [rows[i][2] for i in index]))
-    return classes
-

@@ -223,3 +223,17 @@ def class_geometry(coords: np.ndarray) -> dict[str, Any]:
                     "height": float(2 * np.sqrt(max(values[0], 0.0))),
                     "angle": float(np.degrees(np.arctan2(major[1], major[0])))},
     }
+
+
+def classes_from_rows(
+    rows: Sequence[tuple[str, str, str | None]], t_inst: torch.Tensor, t_post: torch.Tensor,
+    slots: tuple[int, ...],
+) -> list[ClassActivations]:
+    """Group (class, prompt, goal) rows and their residuals by class, in first-seen order."""
+    labels = list(dict.fromkeys(label for label, _, _ in rows))
+    classes = []
+    for label in labels:
+        index = [i for i, row in enumerate(rows) if row[0] == label]
+        classes.append(ClassActivations(label, t_inst[index], t_post[index], slots,
+                                        [rows[i][1] for i in index], [rows[i][2] for i in index]))
+    return classes

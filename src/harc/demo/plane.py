@@ -19,7 +19,6 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 
 from harc.activations import capture_prompts
 from harc.analysis.plane import (
@@ -30,6 +29,7 @@ from harc.analysis.plane import (
     PlanePoints,
     choose_slot,
     class_geometry,
+    classes_from_rows,
     fit_plane,
     project,
     slot_aurocs,
@@ -73,7 +73,7 @@ def measure_plane(
     captured = capture_prompts(model, chat, [text for _, text, _ in rows],
                                batch_size=batch_size, progress=progress)
     slots = tuple(range(captured["t_inst"].shape[1]))
-    classes = _classes(rows, captured["t_inst"], captured["t_post"], slots)
+    classes = classes_from_rows(rows, captured["t_inst"], captured["t_post"], slots)
     by_label = {item.label: item for item in classes}
     aurocs = slot_aurocs(by_label[HARMLESS], by_label[DIRECT], directions)
     if plane is None:
@@ -82,17 +82,6 @@ def measure_plane(
     points = _points(classes, directions, plane)
     shifts = attack_shifts(points, resamples=resamples, seed=seed)
     return PlaneResult(points, shifts, aurocs)
-
-
-def _classes(rows: Sequence[tuple[str, str, str | None]], t_inst: torch.Tensor,
-             t_post: torch.Tensor, slots: tuple[int, ...]) -> list[ClassActivations]:
-    labels = list(dict.fromkeys(label for label, _, _ in rows))
-    result = []
-    for label in labels:
-        index = [i for i, row in enumerate(rows) if row[0] == label]
-        result.append(ClassActivations(label, t_inst[index], t_post[index], slots,
-                                       [rows[i][1] for i in index], [rows[i][2] for i in index]))
-    return result
 
 
 def _points(classes: Sequence[ClassActivations], directions: DirectionSet,
