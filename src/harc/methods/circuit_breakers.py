@@ -31,7 +31,7 @@ from pydantic import Field
 
 from harc.errors import HarcError
 from harc.methods.base import MethodOutput
-from harc.methods.loop import LoopConfig, draw, lora_config, train_lora
+from harc.methods.loop import LoopConfig, draw, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -46,6 +46,7 @@ from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 from harc.training.config import LoraSettings
 from harc.training.data import TrainingData
+from harc.training.lora import lora_config
 
 REROUTE, RETAIN = 0, 1
 

@@ -19,7 +19,6 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harc.methods.base import MethodOutput
-from harc.methods.loop import lora_config
 from harc.methods.preferences import (
     PreferencePair,
     pairs_from_data,
@@ -39,6 +38,7 @@ from harc.methods.trl_support import (
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 from harc.training.data import TrainingData
+from harc.training.lora import lora_config
 
 
 class DpoConfig(TrlConfig):

@@ -61,36 +61,6 @@ class LoopResult:
     last: dict[str, float]
 
 
-def lora_config(
-    model: torch.nn.Module, settings: LoraSettings, layers: Sequence[int] | None = None
-) -> LoraConfig:
-    """LoRA on the configured module names that exist in ``model`` (missing ones are skipped
-    with a warning), optionally only in decoder blocks ``layers``."""
-    present = {
-        name.rsplit(".", 1)[-1]
-        for name, module in model.named_modules()
-        if isinstance(module, torch.nn.Linear)
-    }
-    targets = [name for name in settings.target_modules if name in present]
-    if not targets:
-        raise ValueError(
-            f"none of the LoRA target modules {settings.target_modules} exist in "
-            f"{type(model).__name__}; its linear layers are {sorted(present)}"
-        )
-    skipped = sorted(set(settings.target_modules) - set(targets))
-    if skipped:
-        logger.warning("LoRA target modules not in this model, skipped: %s", skipped)
-    return LoraConfig(
-        r=settings.r,
-        lora_alpha=settings.alpha,
-        lora_dropout=settings.dropout,
-        target_modules=targets,
-        layers_to_transform=list(layers) if layers is not None else None,
-        bias="none",
-        task_type="CAUSAL_LM",
-    )
-
-
 def draw(pool: Sequence[Any], count: int, seed: Sequence[int]) -> list[Any]:
     """``count`` items of ``pool``, seeded by ``seed`` (with replacement only when needed)."""
     if count == 0 or not pool:

@@ -29,7 +29,7 @@ from pydantic import Field
 
 from harc.errors import HarcError
 from harc.methods.base import MethodOutput
-from harc.methods.loop import LoopConfig, draw, lora_config, train_lora
+from harc.methods.loop import LoopConfig, draw, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -44,6 +44,7 @@ from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 from harc.training.config import LoraSettings
 from harc.training.data import TrainingData
+from harc.training.lora import lora_config
 from harc.training.losses import token_mean_kl
 
 UNSAFE, SAFE = 0, 1

@@ -18,7 +18,6 @@ from pydantic import Field
 
 from harc.errors import DataError
 from harc.methods.base import MethodOutput
-from harc.methods.loop import lora_config
 from harc.methods.registry import register_method
 from harc.methods.trl_support import (
     TrlConfig,
@@ -30,6 +29,7 @@ from harc.methods.trl_support import (
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 from harc.training.data import TrainingData
+from harc.training.lora import lora_config
 
 
 class SftConfig(TrlConfig):

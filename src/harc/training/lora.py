@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -20,9 +20,12 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def lora_config(model: torch.nn.Module, settings: LoraSettings) -> LoraConfig:
-    """A PEFT LoraConfig for ``model``; target names the model lacks are skipped with a
-    warning, and none matching at all is an error listing the model's linear layers."""
+def lora_config(
+    model: torch.nn.Module, settings: LoraSettings, layers: Sequence[int] | None = None
+) -> LoraConfig:
+    """A PEFT LoraConfig for ``model``, optionally only in decoder blocks ``layers``; target
+    names the model lacks are skipped with a warning, and none matching at all is an error
+    listing the model's linear layers."""
     present = {
         name.rsplit(".", 1)[-1]
         for name, module in model.named_modules()
@@ -42,6 +45,7 @@ def lora_config(model: torch.nn.Module, settings: LoraSettings) -> LoraConfig:
         lora_alpha=settings.alpha,
         lora_dropout=settings.dropout,
         target_modules=targets,
+        layers_to_transform=list(layers) if layers is not None else None,
         bias="none",
         task_type="CAUSAL_LM",
     )
