@@ -13,6 +13,7 @@ so a later process can load it with :meth:`MethodOutput.read` and :meth:`MethodO
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,35 @@ class MethodOutput:
             seconds=raw["seconds"],
             extra=raw["extra"],
         )
+
+
+class TrainedAdapter(Protocol):
+    """What the training loops return (``train_lora``, ``train_and_save``)."""
+
+    adapter_dir: Path
+    log_path: Path
+    steps: int
+
+
+def saved_adapter_output(
+    method: str, loaded: LoadedModel, out: Path, result: TrainedAdapter, started: float,
+    extra: dict[str, Any],
+) -> MethodOutput:
+    """The saved :class:`MethodOutput` of a training-time method that made one adapter;
+    ``started`` is the ``time.perf_counter()`` reading when the method began."""
+    output = MethodOutput(
+        method=method,
+        kind="adapter",
+        out_dir=out,
+        adapter_dir=result.adapter_dir,
+        base_model_note=f"adapter for {loaded.name} as loaded",
+        log_path=result.log_path,
+        steps=result.steps,
+        seconds=time.perf_counter() - started,
+        extra=extra,
+    )
+    output.save()
+    return output
 
 
 @runtime_checkable

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from harc.methods.base import MethodOutput
+from harc.methods.base import MethodOutput, saved_adapter_output
 from harc.methods.preferences import (
     PreferencePair,
     pairs_from_data,
@@ -118,24 +118,14 @@ class DpoMethod:
         out = Path(out_dir)
         pairs = dpo_pairs(data, config)
         result = train_dpo(loaded, pairs, out, config, progress=progress)
-        output = MethodOutput(
-            method=self.name,
-            kind="adapter",
-            out_dir=out,
-            adapter_dir=result.adapter_dir,
-            base_model_note=f"adapter for {loaded.name} as loaded",
-            log_path=result.log_path,
-            steps=result.steps,
-            seconds=time.perf_counter() - started,
-            extra={
+        return saved_adapter_output(
+            self.name, loaded, out, result, started, {
                 "pairs": len(pairs),
                 "pair_sources": _sources(pairs),
                 "trainer": "trl.DPOTrainer",
                 "config": config.model_dump(),
             },
         )
-        output.save()
-        return output
 
 
 def _sources(pairs: Sequence[PreferencePair]) -> dict[str, int]:

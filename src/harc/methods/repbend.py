@@ -28,7 +28,7 @@ from peft import PeftModel
 from pydantic import Field
 
 from harc.errors import HarcError
-from harc.methods.base import MethodOutput
+from harc.methods.base import MethodOutput, saved_adapter_output
 from harc.methods.loop import LoopConfig, draw, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
@@ -192,16 +192,7 @@ class RepBendMethod:
             desc="RepBend",
             progress=progress,
         )
-        output = MethodOutput(
-            method=self.name,
-            kind="adapter",
-            out_dir=out,
-            adapter_dir=result.adapter_dir,
-            base_model_note=f"adapter for {loaded.name} as loaded",
-            log_path=result.log_path,
-            steps=result.steps,
-            seconds=time.perf_counter() - started,
-            extra={"target_slots": targets, "config": config.model_dump()},
+        return saved_adapter_output(
+            self.name, loaded, out, result, started,
+            {"target_slots": targets, "config": config.model_dump()},
         )
-        output.save()
-        return output

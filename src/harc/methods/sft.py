@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harc.errors import DataError
-from harc.methods.base import MethodOutput
+from harc.methods.base import MethodOutput, saved_adapter_output
 from harc.methods.registry import register_method
 from harc.methods.trl_support import (
     TrlConfig,
@@ -124,20 +124,10 @@ class SftMethod:
                 peft_config=lora_config(loaded.model, config.lora),
             )
             result = train_and_save(trainer, out, progress=progress)
-        output = MethodOutput(
-            method=self.name,
-            kind="adapter",
-            out_dir=out,
-            adapter_dir=result.adapter_dir,
-            base_model_note=f"adapter for {loaded.name} as loaded",
-            log_path=result.log_path,
-            steps=result.steps,
-            seconds=time.perf_counter() - started,
-            extra={
+        return saved_adapter_output(
+            self.name, loaded, out, result, started, {
                 "examples": len(examples),
                 "trainer": "trl.SFTTrainer",
                 "config": config.model_dump(),
             },
         )
-        output.save()
-        return output
