@@ -133,3 +133,15 @@ def test_harc_as_a_method_trains_two_steps(tmp_path):
     assert not any("lora" in name for name, _ in loaded.model.named_modules())
     reloaded = MethodOutput.read(tmp_path).apply(tiny_model("qwen2", num_layers=4))
     assert isinstance(reloaded, PeftModel)
+
+
+def test_importing_harc_methods_registers_every_method() -> None:
+    import subprocess
+    import sys
+
+    code = ("from harc.methods import available_methods; "
+            "print(','.join(available_methods()))")
+    listed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True).stdout.strip().split(",")
+    assert listed == ["actadd", "cast", "circuit_breakers", "dpo", "harc", "harc_dpo",
+                      "harc_guard", "repbend", "sft"]

@@ -1,6 +1,7 @@
 """Safety methods behind one interface (:class:`~harc.methods.base.Method`), by name.
 
 Training-time: ``harc``, ``sft``, ``dpo``, ``circuit_breakers``, ``repbend``, ``harc_dpo``.
+Inference-time: ``cast``, ``actadd``, ``harc_guard``.
 ``get_method(name).run(loaded, data, out_dir, config)`` returns a
 :class:`~harc.methods.base.MethodOutput`; ``method_config(name, preset="cpu")`` builds a config.
 """
@@ -8,9 +9,12 @@ Training-time: ``harc``, ``sft``, ``dpo``, ``circuit_breakers``, ``repbend``, ``
 from __future__ import annotations
 
 from harc.methods import (  # noqa: F401  (importing registers the methods)
+    actadd,
+    cast,
     circuit_breakers,
     dpo,
     harc_dpo,
+    harc_guard,
     harc_method,
     repbend,
     sft,

@@ -76,8 +76,7 @@ class CompareResult:
 
 def _registry() -> None:
     """Import every method module so the registry is complete."""
-    import harc.methods  # noqa: F401
-    from harc.methods import actadd, cast, harc_guard  # noqa: F401
+    import harc.methods  # noqa: F401  (its __init__ imports every method module)
 
 
 def check_methods(methods: Sequence[str]) -> list[str]:
