@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
@@ -28,6 +29,8 @@ def _check_restored(loaded, before) -> None:
     assert same_state(loaded.model, before)
     assert not loaded.model.training and loaded.model.config.use_cache is True
     assert not any("lora" in name for name, _ in loaded.model.named_modules())
+    # A forward left on the instance by the trainer would make deep copies run these weights.
+    assert "forward" not in vars(loaded.model)
 
 
 def test_sft_rows_train_on_the_answer_only_with_eos_after_refusals():
@@ -116,10 +119,18 @@ def test_harc_dpo_merges_trains_on_top_and_restores_the_base(tmp_path):
     assert output.kind == "merged_then_adapter" and output.steps == 2
     assert output.merge_adapters == [tmp_path / "out" / "harc_adapter"]
     assert same_state(loaded.model, before, atol=1e-6)
+    assert "forward" not in vars(loaded.model)
+
+    # What `harc compare` evaluates: a deep copy of the SAME in-process model, HARC merged in.
+    ids = torch.tensor([[5, 6, 7, 8]])
+    copy_merged = PeftModel.from_pretrained(copy.deepcopy(loaded.model), str(harc))
+    copy_merged = copy_merged.merge_and_unload()
+    with torch.no_grad():
+        assert not torch.allclose(copy_merged(input_ids=ids).logits,
+                                  loaded.model(input_ids=ids).logits, atol=1e-3)
 
     evaluated = MethodOutput.read(tmp_path / "out").apply(tiny_model("qwen2"))
     merged = PeftModel.from_pretrained(tiny_model("qwen2"), str(harc)).merge_and_unload()
-    ids = torch.tensor([[5, 6, 7, 8]])
     with torch.no_grad(), evaluated.disable_adapter():
         under_dpo = evaluated(input_ids=ids).logits
     with torch.no_grad():

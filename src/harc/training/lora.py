@@ -72,9 +72,29 @@ def strip_adapters(model: torch.nn.Module) -> torch.nn.Module:
 
 @contextmanager
 def adapter_scope(loaded: LoadedModel) -> Iterator[None]:
-    """On exit (also on error) remove LoRA layers from ``loaded.model`` and put it in eval mode."""
+    """On exit (also on error) remove LoRA layers from ``loaded.model``, undo any ``forward``
+    that training set on the instance, and put the model in eval mode."""
+    model = loaded.model
+    own_forward = vars(model).get("forward", _NO_FORWARD)
     try:
         yield
     finally:
-        strip_adapters(loaded.model)
-        loaded.model.eval()
+        strip_adapters(model)
+        restore_forward(model, own_forward)
+        model.eval()
+
+
+_NO_FORWARD = object()
+
+
+def restore_forward(model: torch.nn.Module, own_forward: object = _NO_FORWARD) -> None:
+    """Put back the instance-level ``forward`` the model had (none by default).
+
+    Training wrappers (TRL / transformers' Trainer, accelerate) may replace ``model.forward``
+    by a function that closes over the model. ``copy.deepcopy`` keeps such a function as is,
+    so a deep copy would silently run the ORIGINAL weights: merging an adapter into the copy
+    then changes nothing (found as a HARC + DPO row identical to the base model)."""
+    if own_forward is _NO_FORWARD:
+        vars(model).pop("forward", None)
+    else:
+        model.forward = own_forward
