@@ -24,3 +24,20 @@ def test_write_report_and_nan_means(tmp_path):
     assert set(files) == {"table", "asr_plot", "tradeoff_plot"}
     assert "| empty |" in (tmp_path / "table.md").read_text(encoding="utf-8")
     assert (tmp_path / "tradeoff.png").read_bytes().startswith(PNG)
+
+
+def test_coincident_methods_share_one_label(tmp_path, monkeypatch):
+    import matplotlib.axes
+
+    labels: list[str] = []
+    real = matplotlib.axes.Axes.annotate
+
+    def record(self, text, *args, **kwargs):
+        labels.append(text)
+        return real(self, text, *args, **kwargs)
+
+    monkeypatch.setattr(matplotlib.axes.Axes, "annotate", record)
+    plot_tradeoff([result("base", 0.3), result("repbend", 0.3), result("harc", 0.1)],
+                  tmp_path / "t.png")
+    assert len(labels) == 2
+    assert labels[0].startswith("base, repbend") and labels[1].startswith("harc")
