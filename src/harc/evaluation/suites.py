@@ -4,11 +4,10 @@ A :class:`Suite` is plain data, loadable from YAML (``load_suite("quick" | "pape
 Two are built in:
 
 ``quick``: minutes on 2 CPU cores for the embedded 0.5B model. Measured with
-``harc evaluate --suite quick`` on 2 cores shared with other jobs (load average ~6, so one
-torch thread, ``OMP_NUM_THREADS=1``; two threads were 3-4x slower under that load): 22 min
-wall, 825 s of CPU time with the ``direct`` column already cached, so ~900 s for a fresh
-run; 65-120 CPU seconds per section (CodeAttack, with the released ~250-token template, is
-the dearest). A dedicated core thus needs ~15 min, two cores less. Contents and why:
+``harc evaluate --suite quick --data-root ../shared/data`` on 2 quiet cores with an empty
+generation cache (the model itself cached): 10 min 05 s wall, 582 s of evaluation, peak RSS
+3.4 GB, generating in batches of 32 (CPU decoding is memory-bound, so wide batches are
+nearly free). Contents and why:
 
 * harmfulness: 20 goals x 7 single-shot attacks (PAP with its template paraphrases, no
   attacker model; PAIR and GCG are off: each needs tens of target calls per goal), 48 new
