@@ -102,7 +102,7 @@ def test_embedded_reference_resolves_through_registry(
 
 
 def test_unknown_embedded_name_lists_known_ones() -> None:
-    with pytest.raises(DefaultModelError, match="unknown embedded model 'nope'.*judge"):
+    with pytest.raises(DefaultModelError, match=r"unknown embedded model 'nope'.*judge"):
         default_mod.embedded_model_path("embedded:nope")
 
 
