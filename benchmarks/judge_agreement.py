@@ -18,7 +18,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harc.evaluation.agreement import harmfulness_samples, judge_agreement
+from harc.evaluation.agreement import agreement_of, harmfulness_samples
 from harc.evaluation.results import EvaluationResult
 from harc.io import write_json_atomic
 from harc.judges import get_judge
@@ -48,9 +48,9 @@ def main() -> None:
     llm = LLMJudge(judge_loaded.model, judge_loaded.tokenizer, style=args.style,
                    batch_size=args.batch_size, model_key=judge_loaded.name, progress=True)
     keyword = get_judge("keyword")
-    agreement = judge_agreement(goals, responses, keyword, llm)
     keyword_verdicts = keyword.judge(goals, responses)
-    llm_verdicts = llm.judge(goals, responses)  # cached generations: instant
+    llm_verdicts = llm.judge(goals, responses)
+    agreement = agreement_of(keyword_verdicts, llm_verdicts, keyword.name, llm.name)
     seconds = time.perf_counter() - started
 
     table = Table(title=f"keyword vs LLM judge ({judge_loaded.name}, {args.style})")

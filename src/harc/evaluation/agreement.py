@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harc.evaluation.results import EvaluationResult
+from harc.judges.base import Verdict
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,14 @@ def judge_agreement(
 ) -> Agreement:
     a = judge_a.judge(list(goals), list(responses))
     b = judge_b.judge(list(goals), list(responses))
-    pairs = [(x.harmful, y.harmful) for x, y in zip(a, b, strict=True)]
+    return agreement_of(a, b, getattr(judge_a, "name", "a"), getattr(judge_b, "name", "b"))
+
+
+def agreement_of(
+    verdicts_a: Sequence[Verdict], verdicts_b: Sequence[Verdict], name_a: str, name_b: str
+) -> Agreement:
+    """The :class:`Agreement` of two judges' verdicts on the same samples, in order."""
+    pairs = [(x.harmful, y.harmful) for x, y in zip(verdicts_a, verdicts_b, strict=True)]
     decided = [(x, y) for x, y in pairs if x is not None and y is not None]
     confusion = {f"{'H' if x else 'S'}{'H' if y else 'S'}": 0 for x in (True, False)
                  for y in (True, False)}
@@ -48,8 +56,7 @@ def judge_agreement(
         p_a, p_b = sum(x for x, _ in decided) / n, sum(y for _, y in decided) / n
         expected = p_a * p_b + (1 - p_a) * (1 - p_b)
         kappa = (agree / n - expected) / (1 - expected) if expected < 1 else float("nan")
-    return Agreement(getattr(judge_a, "name", "a"), getattr(judge_b, "name", "b"), n, agree,
-                     len(pairs) - n, kappa, confusion)
+    return Agreement(name_a, name_b, n, agree, len(pairs) - n, kappa, confusion)
 
 
 def harmfulness_samples(

