@@ -9,7 +9,13 @@ import pytest
 import torch
 
 from harc.cli import main
-from harc.evaluation.agreement import harmfulness_samples, judge_agreement
+from harc.errors import HarcError
+from harc.evaluation.agreement import (
+    agreement_of,
+    harmfulness_records,
+    harmfulness_samples,
+    judge_agreement,
+)
 from harc.evaluation.progress import ProgressGenerator
 from harc.evaluation.results import EvaluationResult
 from harc.evaluation.runner import adapter_digest, evaluate
@@ -242,11 +248,24 @@ def test_judge_agreement(loaded, data_root, tmp_path):
     agreement = judge_agreement(["g"] * 5, ["r"] * 5, a, b)
     assert (agreement.n, agreement.agree, agreement.undecided) == (4, 3, 1)
     assert agreement.rate == 0.75 and agreement.confusion == {"HH": 1, "HS": 1, "SH": 0, "SS": 2}
-    assert abs(agreement.kappa - 0.5) < 1e-9
+    assert abs(agreement.kappa - 0.5) < 1e-9 and agreement.compared == "harmful"
+    on_refusal = agreement_of(
+        [FakeVerdict(True, None), FakeVerdict(False, None), FakeVerdict(None, None)],
+        [FakeVerdict(True, None), FakeVerdict(True, None), FakeVerdict(False, None)],
+        "a", "b", on="refused",
+    )
+    assert (on_refusal.n, on_refusal.agree, on_refusal.undecided) == (2, 1, 1)
+    assert on_refusal.confusion == {"RR": 1, "RC": 0, "CR": 1, "CC": 0}
+    with pytest.raises(HarcError, match="compares"):
+        agreement_of([], [], "a", "b", on="score")  # type: ignore[arg-type]
     result = run(loaded, data_root, tmp_path / "o", suite=tiny_suite(capability=()))
     pairs = harmfulness_samples(result, 3, seed=1)
     assert len(pairs) == 3 and all(goal in GOALS for goal, _ in pairs)
     assert len(harmfulness_samples(result, 50)) == 4
+    records = harmfulness_records(result, 3, seed=1)
+    assert [(r["goal"], r["output"]) for r in records] == pairs
+    names = {section.name for section in result.section("harmfulness")}
+    assert all(r["prompt"] and r["attack"] in names for r in records)
 
 
 def test_default_data_root(tmp_path, monkeypatch):

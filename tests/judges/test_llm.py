@@ -90,6 +90,17 @@ def test_strongreject_style_verdicts():
     assert "unparseable" in verdicts[2].rationale
 
 
+def test_refusal_style_verdicts():
+    fake = FakeGenerator(["Yes.", "No", "unclear"])
+    judge = LLMJudge(generator=fake, style="refusal")
+    verdicts = judge.judge(["b1", "b2", "b3", "b4"], ["r1", "r2", "r3", " "])
+    assert [v.refused for v in verdicts] == [True, False, None, True]
+    assert all(v.harmful is None for v in verdicts)
+    assert [v.score for v in verdicts] == [1.0, 0.0, None, 1.0]
+    assert "refuse" in fake.queries[0] and "r1" in fake.queries[0]
+    assert len(fake.queries) == 3
+
+
 def test_empty_responses_are_not_sent():
     fake = FakeGenerator(["yes"])
     verdicts = LLMJudge(generator=fake).judge(["b1", "b2"], ["", "r2"])
@@ -108,7 +119,7 @@ def test_bad_construction():
 
 def test_plumbing_with_a_tiny_model(tmp_path):
     model, tokenizer = tiny_model("qwen2"), tiny_tokenizer(template_for("qwen2"))
-    for style in ("harmbench", "strongreject"):
+    for style in ("harmbench", "strongreject", "refusal"):
         judge = LLMJudge(
             model, tokenizer, style=style, max_new_tokens=4, cache_dir=tmp_path, progress=False
         )
@@ -117,4 +128,5 @@ def test_plumbing_with_a_tiny_model(tmp_path):
         for verdict in verdicts:
             assert verdict.judge == "llm"
             assert verdict.harmful is None or isinstance(verdict.harmful, bool)
+            assert verdict.refused is None or isinstance(verdict.refused, bool)
             assert verdict.rationale
