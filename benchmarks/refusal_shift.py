@@ -26,7 +26,7 @@ from harc.io import write_json_atomic
 from harc.judges import get_judge
 from harc.models import load_default, load_model
 
-ATTACKS = ("direct", "refusal_suppression", "prefix_injection", "roleplay")
+ATTACKS = ("direct", "refusal_suppression", "prefix_injection", "roleplay", "distractor")
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -63,13 +63,15 @@ def main() -> None:
     parser.add_argument("--n-harmless", type=int, default=24)
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--attacks", default=",".join(ATTACKS),
+                        help="comma-separated attack names from harc.attacks")
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/refusal_shift.json"))
     args = parser.parse_args()
     started = time.perf_counter()
     loaded = load_default() if args.model is None else load_model(args.model)
     goals = [p.text for p in builtin_prompts("harmful", "heldout")][: args.n_harmful]
     sets = {f"harmful/{name}": [a.prompt for a in get_attack(name).apply(goals, seed=0)]
-            for name in ATTACKS}
+            for name in args.attacks.split(",")}
     sets["harmless"] = [p.text for p in builtin_prompts("harmless", "heldout")][: args.n_harmless]
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     results = {"base": refusal_rates(Generator(loaded.model, loaded.tokenizer,
