@@ -19,7 +19,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/demo"),
                         help="output directory (default: runs/demo)")
     parser.add_argument("--budget", choices=("quick", "full"), default="quick",
-                        help="quick: <= 15 min on 2 CPU cores with the embedded model; full: "
+                        help="quick: ~17 min on 2 CPU cores with the embedded model; full: "
                              "every held-out prompt, more attacks, longer training")
     parser.add_argument("--config", default=None,
                         help="HARC preset or YAML instead of the budget's (cpu-demo)")

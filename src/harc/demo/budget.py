@@ -1,6 +1,6 @@
 """Demo budgets: how many prompts, which attacks, how long to train, and the evaluation suite.
 
-``quick`` is sized for <= 15 minutes on 2 CPU cores with the embedded 0.5B model; ``full``
+``quick`` takes about 17 minutes on 2 CPU cores with the embedded 0.5B model; ``full``
 uses every held-out prompt, more attacks, longer answers and twice the training steps.
 Prompts for the plane and the evaluation are the built-in HELD-OUT splits (never trained or
 extracted on); directions come from the built-in train splits.
