@@ -20,13 +20,14 @@ import argparse
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from harc.evaluation.agreement import agreement_of, harmfulness_records
+from harc.evaluation.agreement import Compared, agreement_of, harmfulness_records
 from harc.evaluation.results import EvaluationResult
-from harc.evaluation.runner import adapter_digest, model_key
+from harc.evaluation.runner import model_key, with_adapter
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_json_atomic
 from harc.judges import get_judge
@@ -69,7 +70,7 @@ def main() -> None:
     keyword = get_judge("keyword")
     keyword_verdicts = keyword.judge(goals, responses)
     llm_verdicts = llm.judge(goals, responses)
-    compared = "refused" if args.style == "refusal" else "harmful"
+    compared: Compared = "refused" if args.style == "refusal" else "harmful"
     agreement = agreement_of(keyword_verdicts, llm_verdicts, keyword.name, llm.name, compared)
     keys = list(agreement.confusion)
     seconds = time.perf_counter() - started
@@ -111,12 +112,7 @@ def regenerate(
     """The sampled attacked prompts answered again by the evaluated model."""
     loaded = load_model(args.model) if args.model else load_default()
     adapter = args.adapter or (Path(result.adapter) if result.adapter else None)
-    model, sha = loaded.model, None
-    if adapter is not None:
-        from peft import PeftModel
-
-        sha = adapter_digest(adapter)
-        model = PeftModel.from_pretrained(loaded.model, str(adapter)).eval()
+    model, sha = with_adapter(loaded, adapter)
     key = model_key(loaded, sha)
     if key != result.model_key:
         print(f"warning: regenerating with {key!r}, but the evaluation used {result.model_key!r}")
@@ -127,17 +123,19 @@ def regenerate(
 
 
 def by_attack(
-    samples: list[dict], keyword: list, llm: list, compared: str
-) -> dict[str, dict[str, int]]:
-    """Per attack: samples, agreements, and each judge's count of true calls of ``compared``."""
-    table: dict[str, dict[str, int]] = {}
+    samples: list[dict], keyword: list, llm: list, compared: Compared
+) -> dict[str, dict[str, Any]]:
+    """Per attack: the same agreement summary as the whole sample's."""
+    groups: dict[str, tuple[list, list]] = {}
     for sample, k, v in zip(samples, keyword, llm, strict=True):
-        row = table.setdefault(sample["attack"], {"n": 0, "agree": 0, f"keyword_{compared}": 0,
-                                                   f"llm_{compared}": 0})
-        row["n"] += 1
-        row["agree"] += int(getattr(k, compared) == getattr(v, compared))
-        row[f"keyword_{compared}"] += int(bool(getattr(k, compared)))
-        row[f"llm_{compared}"] += int(bool(getattr(v, compared)))
+        group = groups.setdefault(sample["attack"], ([], []))
+        group[0].append(k)
+        group[1].append(v)
+    table = {}
+    for attack, (keyword_verdicts, llm_verdicts) in groups.items():
+        agreement = agreement_of(keyword_verdicts, llm_verdicts, "keyword", "llm", compared)
+        table[attack] = {"n": len(keyword_verdicts), "decided": agreement.n,
+                         "agree": agreement.agree, "confusion": agreement.confusion}
     return table
 
 

@@ -64,6 +64,17 @@ def model_key(loaded: LoadedModel, adapter_sha: str | None) -> str:
     return f"{base}|adapter={adapter_sha[:16]}" if adapter_sha else f"{base}|base"
 
 
+def with_adapter(loaded: LoadedModel, adapter: str | Path | None) -> tuple[Any, str | None]:
+    """``loaded.model`` with the PEFT ``adapter`` on top (in eval mode) and the adapter's
+    digest, or the bare model and None; pass the digest to :func:`model_key`."""
+    if adapter is None:
+        return loaded.model, None
+    from peft import PeftModel
+
+    sha = adapter_digest(adapter)
+    return PeftModel.from_pretrained(loaded.model, str(adapter)).eval(), sha
+
+
 def _fingerprint(*parts: Any) -> str:
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -100,13 +111,7 @@ def evaluate(
         suite = suite.scaled(limit_scale)
     root = Path(data_root).expanduser() if data_root is not None else None
     out = Path(out_dir)
-    model, sha = loaded.model, None
-    if adapter is not None:
-        from peft import PeftModel
-
-        sha = adapter_digest(adapter)
-        model = PeftModel.from_pretrained(loaded.model, str(adapter))
-        model.eval()
+    model, sha = with_adapter(loaded, adapter)
     try:
         return _evaluate(loaded, model, sha, adapter, suite, root, judge, judge_model,
                          decontaminate_with, out, method_name, chat, cache_dir, progress,
