@@ -1,11 +1,11 @@
 """Assemble HARC's training data: prompt pools, their answers, the extraction and validation sets.
 
-Answers are looked up in this order, by exact prompt text: a Circuit-Breakers-style file
-(``circuit_breakers``: refusal and harmful answer), a pairs file (``pairs``: kinds refusal,
-harmful, helpful, compliant), then the model itself (``self_supply``, through an
-:class:`~harc.training.supply.AnswerSupplier`). Without self-supply, missing refusals or retain
-answers are a DataError; missing harmful answers are allowed (``harmful_answer=None``, counted)
-as long as the extraction set keeps some.
+Answers are looked up in this order, by exact prompt text (:mod:`harc.training.answers`): a
+Circuit-Breakers-style file (``circuit_breakers``: refusal and harmful answer), a pairs file
+(``pairs``: kinds refusal, harmful, helpful, compliant), then the model itself
+(``self_supply``, through an :class:`~harc.training.supply.AnswerSupplier`). Without
+self-supply, missing refusals or retain answers are a DataError; missing harmful answers are
+allowed (``harmful_answer=None``, counted) as long as the extraction set keeps some.
 
 Extraction set: the first ``extraction_size`` harmful and harmless prompts after a seeded
 shuffle. They leave the training pools only if at least as many prompts remain for training
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from harc.data import load_circuit_breakers, load_pairs, load_prompts
+from harc.data import load_prompts
 from harc.errors import DataError
 from harc.io import atomic_path
+from harc.training.answers import AnswerResolver, file_answers
 from harc.training.config import DataSettings
 
 if TYPE_CHECKING:
@@ -33,7 +34,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Answer = tuple[str, str]  # (text, provenance)
 ANSWERS_FILE = "training_answers.jsonl"
 
 
@@ -100,8 +100,8 @@ def load_training_data(
     if supplier is not None and settings.self_supply:
         supplier.set_extraction(ext_harmful, ext_harmless)
 
-    files = _file_answers(settings, counts)
-    resolver = _Resolver(settings, supplier, counts)
+    files = file_answers(settings, counts)
+    resolver = AnswerResolver(settings, supplier, counts)
     refusals = resolver.answers(harmful, files["refusal"], "refusal", "harmful", required=True)
     harmful_answers = resolver.answers(
         harmful, files["harmful"], "harmful_answer", "harmful", required=False
@@ -240,69 +240,6 @@ def write_training_answers(data: TrainingData, out_dir: str | Path) -> Path:
     return target
 
 
-class _Resolver:
-    """Fills answers missing from the files with the supplier, or says which set lacks them."""
-
-    def __init__(
-        self, settings: DataSettings, supplier: AnswerSupplier | None, counts: dict[str, int]
-    ) -> None:
-        self.settings = settings
-        self.supplier = supplier
-        self.counts = counts
-
-    def answers(
-        self,
-        prompts: list[str],
-        known: dict[str, Answer],
-        what: str,
-        set_name: str,
-        *,
-        required: bool,
-    ) -> dict[str, Answer]:
-        found = {p: known[p] for p in prompts if p in known}
-        missing = [p for p in prompts if p not in found]
-        for _, source in found.values():
-            self._count(f"{what}_from_{source}")
-        if not missing:
-            return found
-        if not self.settings.self_supply or self.supplier is None:
-            if required or len(missing) == len(prompts):
-                spec = getattr(self.settings, set_name)
-                reason = (
-                    "self_supply is off"
-                    if not self.settings.self_supply
-                    else "no model was given to self-supply them"
-                )
-                raise DataError(
-                    f"the {set_name} set ({spec}) lacks {what} answers for {len(missing)} of "
-                    f"{len(prompts)} prompts (e.g. {missing[0]!r:.80}) and {reason}; give them in "
-                    "data.circuit_breakers or data.pairs, or enable data.self_supply"
-                )
-            self._count(f"{what}_missing", len(missing))
-            logger.warning("%d %s prompts have no %s answer", len(missing), set_name, what)
-            return found
-        supplied = self._supply(missing, what, set_name)
-        for prompt in missing:
-            if prompt in supplied:
-                found[prompt] = (supplied[prompt].response, supplied[prompt].provenance)
-                self._count(f"{what}_from_{supplied[prompt].provenance}")
-            else:
-                self._count(f"{what}_refused_dropped")
-        return found
-
-    def _supply(self, prompts: list[str], what: str, set_name: str) -> dict:
-        assert self.supplier is not None
-        if what == "refusal":
-            return self.supplier.refusals(prompts)
-        if what == "harmful_answer":
-            return self.supplier.harmful_answers(prompts)
-        return self.supplier.helpful(prompts, set_name)  # type: ignore[arg-type]
-
-    def _count(self, name: str, n: int = 1) -> None:
-        key = name.replace("+", "_")
-        self.counts[key] = self.counts.get(key, 0) + n
-
-
 def _prompts(spec: str, name: str, counts: dict[str, int]) -> list[str]:
     texts = [prompt.text.strip() for prompt in load_prompts(spec)]
     unique = [t for t in dict.fromkeys(texts) if t]
@@ -361,27 +298,6 @@ def _split_extraction(
         len(harmless),
     )
     return ext_harmful, ext_harmless, list(harmful), list(harmless)
-
-
-def _file_answers(settings: DataSettings, counts: dict[str, int]) -> dict[str, dict[str, Answer]]:
-    answers: dict[str, dict[str, Answer]] = {
-        k: {} for k in ("refusal", "harmful", "helpful", "compliant")
-    }
-    if settings.circuit_breakers:
-        records = load_circuit_breakers(settings.circuit_breakers)
-        counts["circuit_breakers_records"] = len(records)
-        for record in records:
-            prompt = record.prompt.strip()
-            if record.refusal:
-                answers["refusal"].setdefault(prompt, (record.refusal, "circuit_breakers"))
-            if record.output:
-                answers["harmful"].setdefault(prompt, (record.output, "circuit_breakers"))
-    if settings.pairs:
-        pairs = load_pairs(settings.pairs)
-        counts["pairs_records"] = len(pairs)
-        for pair in pairs:
-            answers[pair.kind].setdefault(pair.prompt.strip(), (pair.response, "pairs"))
-    return answers
 
 
 def _validation(
