@@ -27,12 +27,12 @@ from rich.table import Table
 
 from harc.evaluation.agreement import Compared, agreement_of, harmfulness_records
 from harc.evaluation.results import EvaluationResult
-from harc.evaluation.runner import model_key, with_adapter
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_json_atomic
 from harc.judges import get_judge
 from harc.judges.llm import LLMJudge
 from harc.models import load_default, load_model
+from harc.models.identity import model_key, with_adapter
 
 
 def main() -> None:

@@ -18,10 +18,11 @@ from harc.evaluation.agreement import (
 )
 from harc.evaluation.progress import ProgressGenerator
 from harc.evaluation.results import EvaluationResult
-from harc.evaluation.runner import adapter_digest, evaluate
+from harc.evaluation.runner import evaluate
 from harc.evaluation.sections import Context, run_attack
 from harc.evaluation.suites import AttackSpec, BenchmarkEntry, GoalSpec, Suite
 from harc.generation import GenerationSettings, Generator
+from harc.models.identity import adapter_digest
 from harc.models.loading import LoadedModel
 from tests.evaluation.fakes import FakeGenerator, FakeVerdict, write_jsonl, write_xstest
 from tests.tiny import tiny_model, tiny_tokenizer

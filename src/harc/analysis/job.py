@@ -46,6 +46,7 @@ from harc.directions import DirectionSet, extract_prompt_directions
 from harc.generation import GenerationSettings, Generator
 from harc.judges import Verdict, get_judge
 from harc.models import num_residual_slots
+from harc.models.identity import model_key
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 
@@ -126,12 +127,6 @@ class _Stages:
         self.timings[name] = round(now - self._last, 2)
         self._last = now
         logger.info("analysis stage %s: %.1f s", name, self.timings[name])
-
-
-def model_key(loaded: LoadedModel, adapter_sha: str | None = None) -> str:
-    """Generation-cache key of the weights (the same form ``harc evaluate`` uses)."""
-    base = f"{loaded.name}|{loaded.source}|{str(loaded.dtype).removeprefix('torch.')}"
-    return f"{base}|adapter={adapter_sha[:16]}" if adapter_sha else f"{base}|base"
 
 
 def run_analysis(

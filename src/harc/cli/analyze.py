@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import hashlib
 from pathlib import Path
 
 from harc.cli.common import add_model_arguments, load_from_args
-from harc.errors import HarcError
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,7 +59,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.compare:
         return _compare(args)
-    from harc.analysis.job import AnalysisConfig, model_key, run_analysis
+    from harc.analysis.job import AnalysisConfig, run_analysis
+    from harc.models.identity import model_key, with_adapter
     from harc.positions import ChatFormat
 
     config = AnalysisConfig(
@@ -79,11 +78,7 @@ def run(args: argparse.Namespace) -> int:
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
     key = model_key(loaded)
     if args.adapter is not None:
-        from peft import PeftModel
-
-        sha = adapter_digest(args.adapter)
-        tuned = PeftModel.from_pretrained(loaded.model, str(args.adapter))
-        tuned.eval()
+        tuned, sha = with_adapter(loaded, args.adapter)
         key = model_key(loaded, sha)
         loaded = dataclasses.replace(loaded, model=tuned, name=f"{loaded.name} + {args.adapter}")
     result = run_analysis(loaded, config, args.out, chat=chat, key=key,
@@ -114,20 +109,6 @@ def _compare(args: argparse.Namespace) -> int:
         print(f"profile {name}: r = {_fmt(value)}")
     print(f"report: {files['markdown']}")
     return 0
-
-
-def adapter_digest(adapter: Path) -> str:
-    """sha256 of a PEFT adapter's config and weights, for generation-cache keys."""
-    files = [adapter / "adapter_config.json"] + [
-        adapter / name for name in ("adapter_model.safetensors", "adapter_model.bin")]
-    present = [path for path in files if path.is_file()]
-    if len(present) < 2:
-        raise HarcError(f"{adapter}: not a PEFT adapter directory (need adapter_config.json "
-                        "and adapter_model.safetensors)")
-    digest = hashlib.sha256()
-    for path in present:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def _fmt(value: float | None) -> str:

@@ -34,45 +34,13 @@ from harc.evaluation.sections import (
 from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_json_atomic
+from harc.models.identity import model_key, with_adapter
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 
 logger = logging.getLogger(__name__)
 
-ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 SECTIONS_DIR = "sections"
-
-
-def adapter_digest(adapter: str | Path) -> str:
-    """sha256 of the adapter's weights file and config."""
-    root = Path(adapter)
-    weights = next((root / name for name in ADAPTER_WEIGHTS if (root / name).is_file()), None)
-    if weights is None:
-        raise HarcError(f"{root}: not a PEFT adapter directory (no {' or '.join(ADAPTER_WEIGHTS)})")
-    digest = hashlib.sha256()
-    for file in (root / "adapter_config.json", weights):
-        if file.is_file():
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
-    return digest.hexdigest()
-
-
-def model_key(loaded: LoadedModel, adapter_sha: str | None) -> str:
-    """The generation-cache key of the weights under test."""
-    base = f"{loaded.name}|{loaded.source}|{str(loaded.dtype).removeprefix('torch.')}"
-    return f"{base}|adapter={adapter_sha[:16]}" if adapter_sha else f"{base}|base"
-
-
-def with_adapter(loaded: LoadedModel, adapter: str | Path | None) -> tuple[Any, str | None]:
-    """``loaded.model`` with the PEFT ``adapter`` on top (in eval mode) and the adapter's
-    digest, or the bare model and None; pass the digest to :func:`model_key`."""
-    if adapter is None:
-        return loaded.model, None
-    from peft import PeftModel
-
-    sha = adapter_digest(adapter)
-    return PeftModel.from_pretrained(loaded.model, str(adapter)).eval(), sha
 
 
 def _fingerprint(*parts: Any) -> str:

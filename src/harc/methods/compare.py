@@ -154,7 +154,8 @@ def evaluate_output(
     **kwargs: Any,
 ) -> EvaluationResult:
     """Evaluate the base model (``output`` None) or a method's output with the runner."""
-    from harc.evaluation.runner import adapter_digest, evaluate
+    from harc.evaluation.runner import evaluate
+    from harc.models.identity import adapter_digest
 
     if output is None:
         return evaluate(loaded, out_dir=out_dir, method_name=name, **kwargs)

@@ -1,0 +1,49 @@
+"""What weights are under test, as a string: the key that generation caches are filed under.
+
+A key names the model (name, source, dtype) and, when a PEFT adapter sits on top, the first
+16 hex digits of the sha256 of the adapter's config and weights, so retraining an adapter in
+the same directory never reuses the old answers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+from harc.errors import HarcError
+from harc.models.loading import LoadedModel
+
+ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
+
+
+def adapter_digest(adapter: str | Path) -> str:
+    """sha256 of the adapter's config and weights file."""
+    root = Path(adapter)
+    weights = next((root / name for name in ADAPTER_WEIGHTS if (root / name).is_file()), None)
+    if weights is None:
+        raise HarcError(f"{root}: not a PEFT adapter directory (no {' or '.join(ADAPTER_WEIGHTS)})")
+    digest = hashlib.sha256()
+    for file in (root / "adapter_config.json", weights):
+        if file.is_file():
+            with file.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(block)
+    return digest.hexdigest()
+
+
+def model_key(loaded: LoadedModel, adapter_sha: str | None = None) -> str:
+    """The generation-cache key of the weights under test."""
+    base = f"{loaded.name}|{loaded.source}|{str(loaded.dtype).removeprefix('torch.')}"
+    return f"{base}|adapter={adapter_sha[:16]}" if adapter_sha else f"{base}|base"
+
+
+def with_adapter(loaded: LoadedModel, adapter: str | Path | None) -> tuple[Any, str | None]:
+    """``loaded.model`` with the PEFT ``adapter`` on top (in eval mode) and the adapter's
+    digest, or the bare model and None; pass the digest to :func:`model_key`."""
+    if adapter is None:
+        return loaded.model, None
+    from peft import PeftModel
+
+    sha = adapter_digest(adapter)
+    return PeftModel.from_pretrained(loaded.model, str(adapter)).eval(), sha

@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+import pytest
+import torch
+from peft import LoraConfig, get_peft_model
+
+from harc.errors import HarcError
+from harc.models.identity import adapter_digest, model_key, with_adapter
+from harc.models.loading import LoadedModel
+from tests.tiny import tiny_model, tiny_tokenizer
+
+
+def _loaded() -> LoadedModel:
+    return LoadedModel(tiny_model("llama"), tiny_tokenizer(), "tiny", "memory", torch.float32,
+                       torch.device("cpu"))
+
+
+def _save_adapter(path, seed: int) -> None:
+    model = tiny_model("llama")
+    torch.manual_seed(seed)  # after tiny_model, which seeds its own weights
+    config = LoraConfig(r=2, target_modules=["q_proj"], init_lora_weights=False)
+    get_peft_model(model, config).save_pretrained(path)
+
+
+def test_model_key_names_weights_and_adapter():
+    loaded = _loaded()
+    assert model_key(loaded) == "tiny|memory|float32|base"
+    assert model_key(loaded, "ab" * 32) == "tiny|memory|float32|adapter=" + "ab" * 8
+
+
+def test_adapter_digest_follows_the_weights(tmp_path):
+    _save_adapter(tmp_path / "a", seed=0)
+    _save_adapter(tmp_path / "b", seed=0)
+    _save_adapter(tmp_path / "c", seed=1)
+    assert adapter_digest(tmp_path / "a") == adapter_digest(tmp_path / "b")
+    assert adapter_digest(tmp_path / "a") != adapter_digest(tmp_path / "c")
+    with pytest.raises(HarcError, match="not a PEFT adapter"):
+        adapter_digest(tmp_path)
+
+
+def test_with_adapter_wraps_in_eval_mode_or_passes_through(tmp_path):
+    loaded = _loaded()
+    assert with_adapter(loaded, None) == (loaded.model, None)
+    _save_adapter(tmp_path / "a", seed=0)
+    model, sha = with_adapter(loaded, tmp_path / "a")
+    assert sha == adapter_digest(tmp_path / "a")
+    assert not model.training
+    assert any("lora_A" in name for name, _ in model.named_parameters())
