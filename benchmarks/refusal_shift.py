@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import random
 import time
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from harc.attacks import get_attack
-from harc.data import builtin_prompts
+from harc.data import load_prompts
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_json_atomic
 from harc.judges import get_judge
@@ -59,13 +60,28 @@ def refusal_rates(generator: Generator, sets: dict[str, list[str]], settings: Ge
     return results
 
 
+def _sample(spec: str, n: int, seed: int | None) -> list[str]:
+    texts = [p.text for p in load_prompts(spec)]
+    if not texts:
+        raise SystemExit(f"{spec}: no prompts")
+    if seed is not None:
+        random.Random(seed).shuffle(texts)
+    return texts[:n]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default=None, help="default: the embedded model")
     parser.add_argument("--adapter", default=None, help="PEFT adapter dir (omit for base only)")
+    parser.add_argument("--harmful", default="builtin:harmful:heldout",
+                        help="harmful goals, a load_prompts spec or file")
+    parser.add_argument("--harmless", default="builtin:harmless:heldout",
+                        help="harmless prompts, a load_prompts spec or file")
     parser.add_argument("--n-harmful", type=int, default=24)
     parser.add_argument("--n-harmless", type=int, default=24)
+    parser.add_argument("--sample-seed", type=int, default=None,
+                        help="take a seeded sample of each set instead of its first N prompts")
     parser.add_argument("--max-new-tokens", type=int, default=16)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--attacks", default=",".join(ATTACKS),
@@ -74,10 +90,10 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     loaded = load_default() if args.model is None else load_model(args.model)
-    goals = [p.text for p in builtin_prompts("harmful", "heldout")][: args.n_harmful]
+    goals = _sample(args.harmful, args.n_harmful, args.sample_seed)
     sets = {f"harmful/{name}": [a.prompt for a in get_attack(name).apply(goals, seed=0)]
             for name in args.attacks.split(",")}
-    sets["harmless"] = [p.text for p in builtin_prompts("harmless", "heldout")][: args.n_harmless]
+    sets["harmless"] = _sample(args.harmless, args.n_harmless, args.sample_seed)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     results = {"base": refusal_rates(Generator(loaded.model, loaded.tokenizer,
                                                model_key=model_key(loaded)), sets, settings)}
@@ -98,6 +114,9 @@ def main() -> None:
         table.add_row(name, *cells)
     Console().print(table)
     write_json_atomic(args.out, {"model": loaded.name, "adapter": args.adapter,
+                                 "harmful": args.harmful, "harmless": args.harmless,
+                                 "sample_seed": args.sample_seed,
+                                 "max_new_tokens": args.max_new_tokens,
                                  "seconds": time.perf_counter() - started,
                                  "load_average_1m": os.getloadavg()[0], "results": results})
     print(f"wrote {args.out}")
