@@ -63,13 +63,14 @@ def main() -> None:
         slots = list(json.loads(handle.readline())["slots"])
     sets = {"harmful": [p.text for p in builtin_prompts("harmful", "heldout")],
             "harmless": [p.text for p in builtin_prompts("harmless", "heldout")]}
-    rows: dict[str, dict] = {}
-    for run in [None, *args.runs]:
-        loaded = load_default() if args.model is None else load_model(args.model)
-        chat = ChatFormat(loaded.tokenizer)
-        model, _ = with_adapter(loaded, None if run is None else run / "adapter")
-        rows["base" if run is None else run.name] = projections(
-            model, chat, directions, slots, sets, args.batch_size)
+    loaded = load_default() if args.model is None else load_model(args.model)
+    chat = ChatFormat(loaded.tokenizer)
+    rows: dict[str, dict] = {"base": projections(loaded.model, chat, directions, slots, sets,
+                                                 args.batch_size)}
+    for run in args.runs:
+        tuned, _ = with_adapter(loaded, run / "adapter")
+        rows[run.name] = projections(tuned, chat, directions, slots, sets, args.batch_size)
+        tuned.unload()  # back to the bare base model for the next adapter
 
     table = Table(title=f"Held-out projections at slots {slots}, base-model directions "
                         f"({len(sets['harmful'])} harmful, {len(sets['harmless'])} harmless)")
