@@ -22,25 +22,20 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from harc.activations import capture_prompts
 from harc.data import builtin_prompts
-from harc.directions import DirectionSet, projection_cosines
+from harc.directions import DirectionSet
 from harc.io import write_json_atomic
 from harc.models import load_default, load_model
 from harc.models.identity import with_adapter
 from harc.positions import ChatFormat
+from harc.training.refresh import heldout_cosines
 
 
-@torch.no_grad()
 def projections(model: torch.nn.Module, chat: ChatFormat, directions: DirectionSet,
                 slots: list[int], sets: dict[str, list[str]], batch_size: int) -> dict:
-    model.eval()
     row: dict = {}
     for name, prompts in sets.items():
-        acts = capture_prompts(model, chat, prompts, slots=slots, batch_size=batch_size,
-                               progress=False)
-        c_ref = projection_cosines(acts["t_post"], directions.refusal[slots])
-        c_harm = projection_cosines(acts["t_inst"], directions.harm[slots])
+        c_ref, c_harm = heldout_cosines(model, chat, directions, slots, prompts, batch_size)
         row[name] = {"c_ref": c_ref.mean(0).tolist(), "c_harm": c_harm.mean(0).tolist(),
                      "c_ref_below_zero": (c_ref < 0).float().mean(0).tolist(),
                      "c_harm_below_zero": (c_harm < 0).float().mean(0).tolist(), "n": len(prompts)}

@@ -61,9 +61,7 @@ def refusal_rates(generator: Generator, sets: dict[str, list[str]], settings: Ge
 
 
 def _sample(spec: str, n: int, seed: int | None) -> list[str]:
-    texts = [p.text for p in load_prompts(spec)]
-    if not texts:
-        raise SystemExit(f"{spec}: no prompts")
+    texts = [p.text for p in load_prompts(spec)]  # DataError when the set is empty
     if seed is not None:
         random.Random(seed).shuffle(texts)
     return texts[:n]

@@ -36,6 +36,9 @@ def test_adapter_digest_follows_the_weights(tmp_path):
     assert adapter_digest(tmp_path / "a") != adapter_digest(tmp_path / "c")
     with pytest.raises(HarcError, match="not a PEFT adapter"):
         adapter_digest(tmp_path)
+    (tmp_path / "a" / "adapter_config.json").unlink()
+    with pytest.raises(HarcError, match=r"need adapter_config\.json"):
+        adapter_digest(tmp_path / "a")
 
 
 def test_with_adapter_wraps_in_eval_mode_or_passes_through(tmp_path):

@@ -18,17 +18,18 @@ ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
 
 def adapter_digest(adapter: str | Path) -> str:
-    """sha256 of the adapter's config and weights file."""
+    """sha256 of the adapter's config and weights file; both must be there (PEFT needs both)."""
     root = Path(adapter)
+    config = root / "adapter_config.json"
     weights = next((root / name for name in ADAPTER_WEIGHTS if (root / name).is_file()), None)
-    if weights is None:
-        raise HarcError(f"{root}: not a PEFT adapter directory (no {' or '.join(ADAPTER_WEIGHTS)})")
+    if weights is None or not config.is_file():
+        raise HarcError(f"{root}: not a PEFT adapter directory (need adapter_config.json and "
+                        f"{' or '.join(ADAPTER_WEIGHTS)})")
     digest = hashlib.sha256()
-    for file in (root / "adapter_config.json", weights):
-        if file.is_file():
-            with file.open("rb") as handle:
-                for block in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(block)
+    for file in (config, weights):
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
     return digest.hexdigest()
 
 

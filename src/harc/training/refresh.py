@@ -78,6 +78,29 @@ def extract_all(
 
 
 @torch.no_grad()
+def heldout_cosines(
+    model: nn.Module,
+    chat: ChatFormat,
+    directions: DirectionSet,
+    slots: list[int],
+    prompts: list[str],
+    batch_size: int = 8,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per prompt and slot: c_ref = cos(h(t_post), v_ref) and c_harm = cos(h(t_inst), v_harm),
+    each ``[len(prompts), len(slots)]``."""
+    was_training = model.training
+    model.eval()
+    try:
+        acts = capture_prompts(
+            model, chat, prompts, slots=slots, batch_size=batch_size, progress=False
+        )
+    finally:
+        model.train(was_training)
+    c_ref = projection_cosines(acts["t_post"], directions.refusal[slots])
+    c_harm = projection_cosines(acts["t_inst"], directions.harm[slots])
+    return c_ref, c_harm
+
+
 def heldout_projections(
     model: nn.Module,
     chat: ChatFormat,
@@ -89,18 +112,9 @@ def heldout_projections(
 ) -> dict[str, Any]:
     """Mean cos(h(t_post), v_ref) and cos(h(t_inst), v_harm) of held-out harmful and harmless
     prompts at each selected slot: the quantities HARC pushes above the margin / below zero."""
-    was_training = model.training
-    model.eval()
-    try:
-        result: dict[str, Any] = {"slots": list(slots)}
-        for name, prompts in (("harmful", harmful), ("harmless", harmless)):
-            acts = capture_prompts(
-                model, chat, prompts, slots=slots, batch_size=batch_size, progress=False
-            )
-            c_ref = projection_cosines(acts["t_post"], directions.refusal[slots])
-            c_harm = projection_cosines(acts["t_inst"], directions.harm[slots])
-            result[f"{name}_c_ref"] = [round(float(v), 5) for v in c_ref.mean(0)]
-            result[f"{name}_c_harm"] = [round(float(v), 5) for v in c_harm.mean(0)]
-        return result
-    finally:
-        model.train(was_training)
+    result: dict[str, Any] = {"slots": list(slots)}
+    for name, prompts in (("harmful", harmful), ("harmless", harmless)):
+        c_ref, c_harm = heldout_cosines(model, chat, directions, slots, prompts, batch_size)
+        result[f"{name}_c_ref"] = [round(float(v), 5) for v in c_ref.mean(0)]
+        result[f"{name}_c_harm"] = [round(float(v), 5) for v in c_harm.mean(0)]
+    return result
