@@ -8,10 +8,20 @@ import sys
 from collections.abc import Sequence
 
 from harc import __version__
-from harc.cli import analyze, compare, demo, directions, evaluate, merge, train
+from harc.cli import (
+    analyze,
+    compare,
+    demo,
+    directions,
+    evaluate,
+    judge_eval,
+    judge_train,
+    merge,
+    train,
+)
 from harc.errors import HarcError
 
-COMMANDS = (demo, directions, train, merge, evaluate, analyze, compare)
+COMMANDS = (demo, directions, train, merge, evaluate, analyze, compare, judge_train, judge_eval)
 
 
 def build_parser() -> argparse.ArgumentParser:

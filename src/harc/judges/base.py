@@ -51,14 +51,18 @@ def available_judges() -> list[str]:
     return sorted(_REGISTRY)
 
 
-def get_judge(name: str, **kwargs: Any) -> Judge:
+def judge_factory(name: str) -> Callable[..., Any]:
+    """The class (or factory) registered under ``name``."""
     try:
-        factory = _REGISTRY[name]
+        return _REGISTRY[name]
     except KeyError:
         raise UnknownJudgeError(
             f"unknown judge {name!r}; available judges: {', '.join(available_judges())}"
         ) from None
-    return factory(**kwargs)
+
+
+def get_judge(name: str, **kwargs: Any) -> Judge:
+    return judge_factory(name)(**kwargs)
 
 
 def check_lengths(prompts: Sequence[str], responses: Sequence[str]) -> None:

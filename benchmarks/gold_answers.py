@@ -1,0 +1,84 @@
+"""Answers of the embedded model for the hand-labelled gold set (unlabelled; labels are added
+by reading each answer against ``src/harc/data/gold/RUBRIC.md``, never by a judge).
+
+Goals: HarmBench's VALIDATION split, standard functional category (no context string), minus
+any goal that also appears in ``jbb_judge_labels`` (the probe judge's other training data).
+Neither harc's built-in sets nor HarmBench's test split (kept for evaluation) are used. Each
+goal is asked directly and under three template attacks, to the base model and to the model
+with a HARC adapter; greedy, ``--max-new-tokens`` (default 112) new tokens.
+
+    python benchmarks/gold_answers.py --adapter runs/train-cpu-demo/adapter \
+        --out runs/gold/answers.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import hashlib
+import json
+import re
+import time
+from pathlib import Path
+
+from harc.attacks import get_attack
+from harc.generation import GenerationSettings, Generator
+from harc.io import write_text_atomic
+from harc.models import load_default
+from harc.models.identity import model_key, with_adapter
+
+ATTACKS = ("direct", "refusal_suppression", "prefix_injection", "roleplay")
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def normalise(text: str) -> str:
+    return re.sub(r"[^a-z0-9 ]", "", text.lower()).strip()
+
+
+def gold_goals(data: Path) -> list[dict[str, str]]:
+    """HarmBench-val standard behaviours not in the JBB labels, in file order."""
+    jbb = {normalise(json.loads(line)["goal"])
+           for line in (data / "jbb_judge_labels" / "jbb_judge_labels.jsonl").open()}
+    rows = csv.DictReader((data / "harmbench" / "harmbench_behaviors_text_val.csv").open())
+    return [{"goal": r["Behavior"], "behavior_id": r["BehaviorID"],
+             "category": r["SemanticCategory"]}
+            for r in rows
+            if r["FunctionalCategory"] == "standard" and normalise(r["Behavior"]) not in jbb]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--adapter", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--max-new-tokens", type=int, default=112)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--out", type=Path, default=Path("runs/gold/answers.jsonl"))
+    args = parser.parse_args()
+    started = time.perf_counter()
+    goals = gold_goals(args.data)
+    print(f"{len(goals)} goals")
+    attacked = [a for name in ATTACKS for a in get_attack(name).apply([g["goal"] for g in goals])]
+    by_goal = {g["goal"]: g for g in goals}
+    loaded = load_default()
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    rows = []
+    for variant in ("base", "harc"):
+        model, sha = with_adapter(loaded, args.adapter if variant == "harc" else None)
+        generator = Generator(model, loaded.tokenizer, model_key=model_key(loaded, sha))
+        outputs = generator.generate([a.prompt for a in attacked], settings)
+        for item, output in zip(attacked, outputs, strict=True):
+            meta = by_goal[item.goal]
+            uid = hashlib.sha256(f"{variant}|{item.attack}|{item.goal}".encode()).hexdigest()
+            rows.append({"id": uid[:12], "model": variant, "adapter_sha256": sha,
+                         "attack": item.attack, "goal": item.goal,
+                         "behavior_id": meta["behavior_id"], "category": meta["category"],
+                         "prompt": item.prompt, "response": output})
+        if sha is not None:
+            model.unload()
+    write_text_atomic(args.out, "".join(json.dumps(r) + "\n" for r in rows))
+    print(f"wrote {len(rows)} answers to {args.out} in {time.perf_counter() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Fitting a probe: slot, pooling and regularisation chosen by cross-validation with folds
+grouped by behaviour (never by record: each behaviour appears under many attacks and targets),
+and a nested estimate of the chosen probe's agreement on behaviours it never saw.
+
+Logistic regression is scikit-learn's (L2, lbfgs) on standardised features; only the final
+weights are turned into a :class:`~harc.judges.probe.Probe`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GroupKFold
+from sklearn.preprocessing import StandardScaler
+
+from harc.errors import HarcError
+from harc.judges.probe import Probe
+from harc.judges.probe_features import FeatureSpec
+
+DEFAULT_C = (0.01, 0.1, 1.0)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    slot: int
+    pooling: str
+    c: float
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The chosen candidate and every candidate's grouped-CV balanced accuracy."""
+
+    best: Candidate
+    scores: dict[Candidate, float]
+
+
+def _fit(x: np.ndarray, y: np.ndarray, c: float) -> tuple[StandardScaler, LogisticRegression]:
+    scaler = StandardScaler().fit(x)
+    model = LogisticRegression(C=c, max_iter=2000)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(scaler.transform(x), y)
+    return scaler, model
+
+
+def _balanced_accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
+    recalls = [float((predicted[y == label] == label).mean()) for label in (0, 1)
+               if (y == label).any()]
+    return float(np.mean(recalls))
+
+
+def _folds(groups: np.ndarray, n_folds: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    distinct = len(set(groups.tolist()))
+    if distinct < n_folds:
+        raise HarcError(f"grouped cross-validation needs at least {n_folds} groups, got {distinct}")
+    return list(GroupKFold(n_splits=n_folds).split(np.zeros(len(groups)), groups=groups))
+
+
+def _check(features: dict[str, torch.Tensor], labels: np.ndarray, groups: np.ndarray) -> None:
+    if len(set(labels.tolist())) != 2:
+        raise HarcError("a probe needs both harmful and not-harmful examples")
+    for name, values in features.items():
+        if values.shape[0] != len(labels) or len(groups) != len(labels):
+            raise HarcError(f"{name}: {values.shape[0]} feature rows for {len(labels)} labels")
+
+
+def select(
+    features: dict[str, torch.Tensor],
+    labels: np.ndarray,
+    groups: np.ndarray,
+    slots: Sequence[int],
+    *,
+    slot_index: dict[int, int],
+    cs: Sequence[float] = DEFAULT_C,
+    n_folds: int = 5,
+) -> Selection:
+    """Grouped-CV balanced accuracy of every (slot, pooling, C); the best one. ``features``:
+    ``{pooling: [N, captured slots, hidden]}``; ``slot_index`` maps a slot to its column."""
+    _check(features, labels, groups)
+    folds = _folds(groups, n_folds)
+    scores: dict[Candidate, float] = {}
+    for pooling, values in features.items():
+        for slot in slots:
+            x = values[:, slot_index[slot]].numpy()
+            for c in cs:
+                predicted = np.empty(len(labels), dtype=int)
+                for train, test in folds:
+                    scaler, model = _fit(x[train], labels[train], c)
+                    predicted[test] = model.predict(scaler.transform(x[test]))
+                scores[Candidate(slot, pooling, c)] = _balanced_accuracy(labels, predicted)
+    best = max(scores, key=lambda k: (scores[k], -k.c))
+    return Selection(best, scores)
+
+
+def fit_probe(
+    features: dict[str, torch.Tensor],
+    labels: np.ndarray,
+    candidate: Candidate,
+    *,
+    slot_index: dict[int, int],
+    spec: FeatureSpec,
+    metadata: dict | None = None,
+) -> Probe:
+    x = features[candidate.pooling][:, slot_index[candidate.slot]].numpy()
+    scaler, model = _fit(x, labels, candidate.c)
+    scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
+    return Probe(candidate.slot, candidate.pooling,
+                 torch.tensor(model.coef_[0], dtype=torch.float32),
+                 float(model.intercept_[0]), torch.tensor(scaler.mean_, dtype=torch.float32),
+                 torch.tensor(scale, dtype=torch.float32), spec, 0.5,
+                 {"c": candidate.c, **(metadata or {})})
+
+
+def nested_predictions(
+    features: dict[str, torch.Tensor],
+    labels: np.ndarray,
+    groups: np.ndarray,
+    slots: Sequence[int],
+    *,
+    slot_index: dict[int, int],
+    cs: Sequence[float] = DEFAULT_C,
+    n_folds: int = 5,
+    spec: FeatureSpec,
+) -> tuple[np.ndarray, list[Candidate]]:
+    """Out-of-fold P(harmful) for every row: in each outer fold (grouped), the slot, pooling
+    and C are chosen by an inner grouped CV on the training part only, then fitted there."""
+    _check(features, labels, groups)
+    probabilities = np.empty(len(labels))
+    chosen = []
+    for train, test in _folds(groups, n_folds):
+        inner = {name: values[train] for name, values in features.items()}
+        selection = select(inner, labels[train], groups[train], slots, slot_index=slot_index,
+                           cs=cs, n_folds=n_folds - 1)
+        probe = fit_probe(inner, labels[train], selection.best, slot_index=slot_index,
+                          spec=spec)
+        column = features[selection.best.pooling][test][:, slot_index[selection.best.slot]]
+        probabilities[test] = probe.probabilities(column).numpy()
+        chosen.append(selection.best)
+    return probabilities, chosen
