@@ -1,0 +1,245 @@
+"""Shared machinery of the classifier judges: answer tokens, response truncation, left-padded
+last-position scoring, greedy generation, and counting undecided verdicts."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import torch
+from transformers import GenerationConfig
+
+from harc.errors import HarcError
+from harc.generation.stopping import is_special_token
+from harc.judges.base import Verdict
+
+
+def first_answer_token(tokenizer: Any, word: str) -> int:
+    """The first non-special token of ``word`` (no special tokens added); HarcError if none."""
+    ids = tokenizer(word, add_special_tokens=False)["input_ids"]
+    first = next((int(t) for t in ids if not is_special_token(tokenizer, int(t))), None)
+    if first is None:
+        raise HarcError(f"answer word {word!r} tokenizes to nothing with the judge's tokenizer")
+    return first
+
+
+def answer_token_ids(tokenizer: Any, positive: str, negative: str) -> tuple[int, int]:
+    """First tokens of the positive (harmful) and negative answer words; they must differ."""
+    pos, neg = first_answer_token(tokenizer, positive), first_answer_token(tokenizer, negative)
+    if pos == neg:
+        raise HarcError(
+            f"answer words {positive!r} and {negative!r} share their first token "
+            f"{tokenizer.convert_ids_to_tokens(pos)!r} (id {pos}), so their first-token "
+            "probabilities cannot be told apart; choose words that start differently"
+        )
+    return pos, neg
+
+
+def truncate_response(tokenizer: Any, text: str, limit: int | None) -> str:
+    """``text`` cut to its first ``limit`` tokens of ``tokenizer`` (decoded back to text, special
+    tokens dropped); returned unchanged when it is within the limit or ``limit`` is None."""
+    if limit is None:
+        return text
+    if limit < 1:
+        raise HarcError(f"max_response_tokens must be >= 1, got {limit}")
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    if len(ids) <= limit:
+        return text
+    return str(tokenizer.decode(ids[:limit], skip_special_tokens=True))
+
+
+def model_device(model: Any) -> torch.device:
+    device = getattr(model, "device", None)
+    if isinstance(device, torch.device):
+        return device
+    return next(model.parameters()).device
+
+
+def pad_token_id(tokenizer: Any) -> int:
+    pad = tokenizer.pad_token_id
+    if pad is None:
+        pad = tokenizer.eos_token_id
+    if pad is None:
+        raise HarcError("the judge's tokenizer has neither a pad nor an eos token to pad with")
+    return int(pad)
+
+
+def left_pad(rows: Sequence[Sequence[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    width = max(len(row) for row in rows)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for index, row in enumerate(rows):
+        if not row:
+            raise HarcError("a judge input has no tokens")
+        input_ids[index, width - len(row) :] = torch.tensor(list(row), dtype=torch.long)
+        mask[index, width - len(row) :] = 1
+    return input_ids, mask
+
+
+def _batches(rows: Sequence[Sequence[int]], batch_size: int) -> Iterable[list[int]]:
+    """Index batches, longest inputs first, so each batch pads little."""
+    if batch_size < 1:
+        raise HarcError(f"batch_size must be >= 1, got {batch_size}")
+    order = sorted(range(len(rows)), key=lambda index: -len(rows[index]))
+    for start in range(0, len(order), batch_size):
+        yield order[start : start + batch_size]
+
+
+@torch.inference_mode()
+def two_way_scores(
+    model: Any,
+    rows: Sequence[Sequence[int]],
+    token_ids: tuple[int, int],
+    *,
+    pad_id: int,
+    batch_size: int,
+) -> list[tuple[float, float]]:
+    """For each input: (p_a / (p_a + p_b), p_a + p_b), from the next-token distribution at the
+    last position, where a, b = ``token_ids``. The ratio is the softmax of the two logits
+    (exactly p_a / (p_a + p_b), without underflow); NaN logits give NaN."""
+    device = model_device(model)
+    index = torch.tensor(token_ids, device=device)
+    out: list[tuple[float, float]] = [(math.nan, math.nan)] * len(rows)
+    for batch in _batches(rows, batch_size):
+        input_ids, mask = left_pad([rows[i] for i in batch], pad_id)
+        positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        logits = (
+            model(
+                input_ids=input_ids.to(device),
+                attention_mask=mask.to(device),
+                position_ids=positions.to(device),
+            )
+            .logits[:, -1, :]
+            .float()
+        )
+        pair = logits[:, index]
+        ratio = torch.softmax(pair, dim=-1)[:, 0]
+        mass = torch.exp(torch.logsumexp(pair, -1) - torch.logsumexp(logits, -1))
+        for row, score, total in zip(batch, ratio.tolist(), mass.tolist(), strict=True):
+            out[row] = (score, total)
+    return out
+
+
+@torch.inference_mode()
+def greedy_generate(
+    model: Any,
+    tokenizer: Any,
+    rows: Sequence[Sequence[int]],
+    *,
+    pad_id: int,
+    stop_ids: Sequence[int],
+    max_new_tokens: int,
+    batch_size: int,
+) -> list[str]:
+    """Greedy continuations of token-id inputs (only the new text, cut at a stop token)."""
+    device = model_device(model)
+    config = GenerationConfig(
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        num_beams=1,
+        repetition_penalty=1.0,
+        eos_token_id=list(stop_ids) or None,
+        pad_token_id=pad_id,
+        use_cache=True,
+    )
+    stops = set(stop_ids)
+    out = [""] * len(rows)
+    for batch in _batches(rows, batch_size):
+        input_ids, mask = left_pad([rows[i] for i in batch], pad_id)
+        generated = model.generate(
+            input_ids=input_ids.to(device), attention_mask=mask.to(device), generation_config=config
+        )
+        for row, new in zip(batch, generated[:, input_ids.shape[1] :].tolist(), strict=True):
+            end = next((i for i, token in enumerate(new) if token in stops), len(new))
+            out[row] = str(tokenizer.decode(new[:end], skip_special_tokens=True))
+    return out
+
+
+def stop_ids_for(tokenizer: Any, model: Any, chat_template: str | None = None) -> list[int]:
+    """eos of the tokenizer and of the model's generation config, and, when ``chat_template``
+    is given, the special token that closes a turn in it (found by rendering one user turn)."""
+    found: list[int] = []
+
+    def add(value: Any) -> None:
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if item is not None and int(item) not in found:
+                found.append(int(item))
+
+    add(getattr(tokenizer, "eos_token_id", None))
+    config = getattr(model, "generation_config", None)
+    if config is not None:
+        add(getattr(config, "eos_token_id", None))
+    if chat_template is not None:
+        add(_end_of_turn(tokenizer, chat_template))
+    return found
+
+
+def _end_of_turn(tokenizer: Any, chat_template: str) -> int | None:
+    marker = "HARC_TURN_MARKER_5c1e"
+    try:
+        rendered = tokenizer.apply_chat_template(
+            [{"role": "user", "content": marker}],
+            chat_template=chat_template,
+            tokenize=False,
+            add_generation_prompt=True,
+        )
+    except Exception:  # a template that cannot render one user turn has no marker to offer
+        return None
+    if not isinstance(rendered, str) or rendered.count(marker) != 1:
+        return None
+    ids = tokenizer(rendered.split(marker)[1], add_special_tokens=False)["input_ids"]
+    if ids and is_special_token(tokenizer, int(ids[0])):
+        return int(ids[0])
+    return None
+
+
+def is_undecided(verdict: Verdict) -> bool:
+    """True when the judge could not decide harm (e.g. an unparseable output)."""
+    return verdict.harmful is None
+
+
+def count_undecided(verdicts: Iterable[Verdict]) -> int:
+    """How many verdicts leave ``harmful`` undecided, so reports can show it next to rates."""
+    return sum(1 for verdict in verdicts if is_undecided(verdict))
+
+
+def unparseable(judge: str, detail: str) -> Verdict:
+    """The Verdict for an output that could not be read: every field None, reason stated."""
+    return Verdict(None, None, None, judge, f"unparseable: {detail}")
+
+
+def resolve_model_name(model: Any, given: str | None) -> str | None:
+    """``given``, else the name or path the model was loaded from (None if unknown)."""
+    if given is not None:
+        return given
+    config = getattr(model, "config", None)
+    name = getattr(config, "name_or_path", None) or getattr(config, "_name_or_path", None)
+    return str(name) if name else None
+
+
+def check_answer_words(words: Sequence[str]) -> tuple[str, str]:
+    """``(harmful word, harmless word)``, checked to be two distinct non-empty strings."""
+    if isinstance(words, str) or len(words) != 2:
+        raise HarcError(f"answer_words must be two words (harmful, harmless), got {words!r}")
+    positive, negative = str(words[0]), str(words[1])
+    if not positive or not negative or positive == negative:
+        raise HarcError(f"answer_words must be two different non-empty words, got {words!r}")
+    return positive, negative
+
+
+def render_chat(
+    tokenizer: Any, messages: list[dict[str, str]], chat_template: str | None
+) -> list[int]:
+    """Token ids of ``messages`` through ``chat_template`` (the tokenizer's own when None),
+    with the generation prompt added, exactly as ``tokenizer.apply_chat_template`` gives."""
+    ids = tokenizer.apply_chat_template(
+        messages,
+        chat_template=chat_template,
+        add_generation_prompt=True,
+        tokenize=True,
+        return_dict=False,
+    )
+    if ids and isinstance(ids[0], list):  # some versions nest a single conversation
+        ids = ids[0]
+    return [int(token) for token in ids]
