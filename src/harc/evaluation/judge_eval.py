@@ -68,22 +68,28 @@ def _verdict_rows(samples: Sequence[LabelledSample], verdicts: Sequence[Verdict]
 
 
 def probe_features(
-    loaded: LoadedModel, samples: Sequence[LabelledSample], spec: FeatureSpec, *,
+    loaded: LoadedModel, sets: Sequence[LabelSet], spec: FeatureSpec, *,
     batch_size: int = 8, progress: bool = True,
 ) -> tuple[dict[str, torch.Tensor], dict[int, int]]:
-    """Features at every slot for ``samples`` (cached) and the slot -> column map."""
-    pairs = [(s.goal, s.response) for s in samples]
+    """Features at every slot for the samples of ``sets``, in order (cached per set), and the
+    slot -> column map."""
+    parts = [_set_features(loaded, labels, spec, batch_size, progress) for labels in sets]
+    features = {name: torch.cat([part[name] for part in parts]) for name in parts[0]}
+    return features, {slot: index for index, slot in enumerate(all_slots(loaded.model))}
+
+
+def _set_features(loaded: LoadedModel, labels: LabelSet, spec: FeatureSpec, batch_size: int,
+                  progress: bool) -> dict[str, torch.Tensor]:
+    pairs = [(s.goal, s.response) for s in labels.samples]
     key = json.dumps([model_key(loaded, None), spec.digest(), pairs])
     path = cache_subdir("probe_features") / f"{hashlib.sha256(key.encode()).hexdigest()}.st"
-    slots = all_slots(loaded.model)
     if path.is_file():
-        features = load_file(str(path))
-    else:
-        features = capture_features(loaded.model, loaded.tokenizer, pairs, spec,
-                                    batch_size=batch_size, progress=progress)
-        with atomic_path(path) as tmp:
-            save_file({k: v.contiguous() for k, v in features.items()}, str(tmp))
-    return features, {slot: index for index, slot in enumerate(slots)}
+        return load_file(str(path))
+    features = capture_features(loaded.model, loaded.tokenizer, pairs, spec,
+                                batch_size=batch_size, progress=progress)
+    with atomic_path(path) as tmp:
+        save_file({k: v.contiguous() for k, v in features.items()}, str(tmp))
+    return features
 
 
 def _arrays(samples: Sequence[LabelledSample]) -> tuple[np.ndarray, np.ndarray]:
@@ -102,7 +108,7 @@ def cross_validate_probe(
     label set; the candidates each outer fold chose."""
     samples = [s for labels in train for s in labels.samples]
     labels, groups = _arrays(samples)
-    features, index = probe_features(loaded, samples, spec, batch_size=batch_size,
+    features, index = probe_features(loaded, train, spec, batch_size=batch_size,
                                      progress=progress)
     started = time.perf_counter()
     probabilities, chosen = nested_predictions(features, labels, groups, slots,
@@ -132,7 +138,7 @@ def train_probe(
     model again (``embedded:default``, a path, a Hub id), recorded in the probe."""
     samples = [s for labels in train for s in labels.samples]
     labels, groups = _arrays(samples)
-    features, index = probe_features(loaded, samples, spec, batch_size=batch_size,
+    features, index = probe_features(loaded, train, spec, batch_size=batch_size,
                                      progress=progress)
     selection = select(features, labels, groups, slots, slot_index=index, cs=cs,
                        n_folds=n_folds)

@@ -26,6 +26,7 @@ from harc.judges.keyword import (
 )
 from harc.judges.llm import LLMJudge
 from harc.judges.llm_prompts import parse_rubric, parse_yes_no
+from harc.judges.probe import Probe, ProbeError, ProbeJudge
 from harc.judges.refusal_probability import (
     REFUSAL_OPENINGS,
     RefusalProbabilityJudge,
@@ -42,6 +43,9 @@ __all__ = [
     "Judge",
     "KeywordJudge",
     "LLMJudge",
+    "Probe",
+    "ProbeError",
+    "ProbeJudge",
     "PromptTemplate",
     "RefusalProbabilityJudge",
     "RubricJudge",
