@@ -230,7 +230,8 @@ def test_cli(tiny_dir, data_root, tmp_path, capsys):
     printed = capsys.readouterr().out
     assert code == 0
     assert f"data root: {data_root} (--data-root)" in printed
-    assert "| cli |" in printed and "ASR direct" in printed and "harm judge: keyword" in printed
+    assert "| cli |" in printed and "Compliance (keyword) direct" in printed
+    assert "ASR" not in printed and "judges: keyword (measures compliance)" in printed
     assert main([*args[:-3], "--suite", "nope", "--out", str(tmp_path / "p")]) == 2
     assert main([*args, "--data-root", str(tmp_path / "none"), "--out", str(tmp_path / "q")]) == 2
     assert "not a directory" in capsys.readouterr().err

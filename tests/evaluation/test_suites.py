@@ -85,3 +85,21 @@ def test_scaling_and_effective_limit():
     assert effective_limit(None, 100, 0.1) == 10
     assert effective_limit(20, 10, 3.0) == 10
     assert effective_limit(2, 100, 0.01) == 1
+
+
+def test_suite_docs_state_the_smallest_detectable_difference():
+    from harc.evaluation import suites
+    from harc.evaluation.significance import minimum_detectable_difference as detectable
+
+    doc = " ".join(suites.__doc__.split())
+    quick = quick_suite()
+    goals, attacks = quick.goals.limit, len(quick.attacks)
+    assert f"{detectable(goals):.2f} per attack ({goals} goals)" in doc
+    assert f"{detectable(goals * attacks):.2f} for the attack mean ({goals * attacks} goal" in doc
+    for entry in (*quick.over_refusal, *quick.capability):
+        assert f"{entry.label} {detectable(entry.limit):.2f} (n={entry.limit})" in doc
+    assert f"{detectable(159):.2f} per attack (159 HarmBench test goals)" in doc
+    for label, n in (("XSTest", 250), ("CoCoNot", 379), ("MMLU", 14042), ("GSM8K", 1319),
+                     ("HumanEval", 164), ("IFEval", 541)):
+        assert f"{label} {detectable(n):.2f} (n={n})" in doc
+    assert "base rate of 0.5" in doc

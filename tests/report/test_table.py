@@ -36,8 +36,9 @@ def rows(text: str) -> list[list[str]]:
 
 def test_layout_follows_table_1():
     columns = [c.header for c in table_columns([result("base", 0.35)])]
-    assert columns == ["ASR direct ↓", "ASR PAP ↓", "ASR mean ↓", "XSTest ↓", "CoCoNot ↓",
-                       "MMLU ↑", "MT-Bench ↑", "Help. mean ↑"]
+    assert columns == ["Compliance (keyword) direct ↓", "Compliance (keyword) PAP ↓",
+                       "Compliance (keyword) mean ↓", "XSTest ↓", "CoCoNot ↓", "MMLU ↑",
+                       "MT-Bench ↑", "Help. mean ↑"]
 
 
 def test_values_and_means():
@@ -59,14 +60,19 @@ def test_footnotes_name_judge_and_sample_sizes():
              "sets": {"harmful_goals": {"total": 20, "dropped": 2, "kept": 18}}}
     text = render_table([result("base", 0.35, decontamination=decon,
                                 skipped=["capability/humaneval: no data"])])
-    assert "judged jailbroken by the harm judge (keyword" in text
-    assert "ASR direct ↓: asr, n=20, judge: keyword, data: advbench." in text
+    assert "Compliance (keyword): the compliance rate" in text
+    assert "no refusal phrase and at least 8 words" in text
+    assert "keyword: agreement not measured" in text
+    assert "keyword three-way: agreement not measured" in text  # the over-refusal classifier
+    assert "ASR" not in text  # a refusal judge's rate is never called ASR
+    assert ("Compliance (keyword) direct ↓: compliance_rate, n=20, judge: keyword, "
+            "data: advbench.") in text
     assert "XSTest ↓: refusal_rate, n=25, judge: keyword three-way" in text
     assert "MT-Bench divided by 10" in text
     assert "decontaminated against 300 training prompts; dropped harmful_goals 2/20" in text
     assert "base: skipped capability/humaneval: no data" in text
     mixed = render_table([result("a", 0.1), result("b", 0.2, pap=None)])
-    assert "ASR PAP ↓: asr, n=20" in mixed
+    assert "Compliance (keyword) PAP ↓: compliance_rate, n=20" in mixed
 
 
 def test_empty_and_nan():

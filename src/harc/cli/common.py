@@ -32,6 +32,22 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_judge_argument(parser: argparse.ArgumentParser) -> None:
+    """``--judge``, repeatable: every harm judge judges every harmfulness sample."""
+    parser.add_argument(
+        "--judge", action="append", default=None, metavar="NAME",
+        help="harm judge, repeatable (each sample is judged by all; the first is the primary): "
+             "keyword (default; a refusal judge: its rate is the compliance rate, not harm), "
+             "refusal_probability, llm (= llm-harmbench, a harm judge: the harmful rate, "
+             "i.e. ASR), llm-strongreject, llm-refusal, or a registered judge such as probe",
+    )
+
+
+def judge_specs(args: argparse.Namespace) -> list[str]:
+    """The ``--judge`` values, ``["keyword"]`` when none was given."""
+    return list(args.judge or ["keyword"])
+
+
 def load_from_args(args: argparse.Namespace) -> LoadedModel:
     if getattr(args, "threads", None):
         import torch

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harc.cli.common import add_model_arguments, load_from_args
+from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
 from harc.positions import ChatFormat
 
 DEFAULT_METHODS = "base,harc,cast,actadd,harc_guard"
@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "else none: the paper values)")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="evaluation data directory (as for harc evaluate)")
-    parser.add_argument("--judge", choices=("keyword", "llm"), default="keyword")
+    add_judge_argument(parser)
     parser.add_argument("--judge-model", default=None, help="model for --judge llm and MT-Bench")
     parser.add_argument("--limit-scale", type=float, default=1.0,
                         help="multiply every sample size of the suite by this factor")
@@ -51,6 +51,9 @@ def run(args: argparse.Namespace) -> int:
     if root is not None and not root.is_dir():
         raise HarcError(f"data root {root} ({origin}) is not a directory")
     print(f"data root: {root if root is not None else '-'} ({origin})")
+    from harc.evaluation.judging import check_specs
+
+    check_specs(judge_specs(args))  # before the model loads
     on_cpu = args.device == "cpu"
     loaded = load_from_args(args)
     judge_model = None
@@ -61,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                                  trust_remote_code=args.trust_remote_code)
     result = compare(
         loaded, names, suite=_with_batch_size(load_suite(args.suite), args.batch_size),
-        out_dir=args.out, data_root=root, judge=args.judge, judge_model=judge_model,
+        out_dir=args.out, data_root=root, judges=judge_specs(args), judge_model=judge_model,
         data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
         preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,
         chat=ChatFormat(loaded.tokenizer, raw_template=args.template),

@@ -1,5 +1,6 @@
-"""``harc evaluate``: jailbreak ASR, over-refusal and capability of a model (optionally with a
-HARC adapter), printed as the paper's Table 1."""
+"""``harc evaluate``: attack rates (compliance by a refusal judge, harmful rate = ASR by a harm
+judge), over-refusal and capability of a model (optionally with a HARC adapter), printed as
+the paper's Table 1."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harc.cli.common import add_model_arguments, load_from_args
+from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
 from harc.positions import ChatFormat
 
 if TYPE_CHECKING:
@@ -31,8 +32,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-root", type=Path, default=None,
                         help=f"evaluation data directory (default: ${DATA_ENV}, else "
                              f"{DEFAULT_DATA_DIR} relative to the current directory if it exists)")
-    parser.add_argument("--judge", choices=("keyword", "llm"), default="keyword",
-                        help="harm judge for ASR (default: keyword)")
+    add_judge_argument(parser)
     parser.add_argument("--judge-model", default=None,
                         help="model for --judge llm and MT-Bench grading (default for llm: the "
                              "base weights of the model under test)")
@@ -69,6 +69,9 @@ def run(args: argparse.Namespace) -> int:
     if root is not None and not root.is_dir():
         raise HarcError(f"data root {root} ({origin}) is not a directory")
     print(f"data root: {root if root is not None else '-'} ({origin})")
+    from harc.evaluation.judging import check_specs
+
+    check_specs(judge_specs(args))  # before the model loads
     suite = _with_batch_size(load_suite(args.suite), args.batch_size)
     loaded = load_from_args(args)
     judge_model = None
@@ -78,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         judge_model = load_model(args.judge_model, dtype=args.dtype, device=args.device,
                                  trust_remote_code=args.trust_remote_code)
     result = evaluate(
-        loaded, adapter=args.adapter, suite=suite, data_root=root, judge=args.judge,
+        loaded, adapter=args.adapter, suite=suite, data_root=root, judges=judge_specs(args),
         judge_model=judge_model, decontaminate_with=args.decontaminate_with, out_dir=args.out,
         method_name=args.method_name, limit_scale=args.limit_scale,
         chat=ChatFormat(loaded.tokenizer, raw_template=args.template),
@@ -87,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     print(render_table([result]))
     for name, path in result.files.items():
         print(f"{name}: {path}")
-    print(f"harm judge: {result.harm_judge}; done in {result.seconds:.1f} s")
+    judges = ", ".join(f"{name} (measures {result.judge_measures(name) or '-'})"
+                       for name in result.judge_names)
+    print(f"judges: {judges}; done in {result.seconds:.1f} s")
     return 0
 
 

@@ -21,6 +21,7 @@ from harc.demo.budget import DemoBudget
 from harc.demo.document import Document
 from harc.demo.plane import load_plane, plot_planes
 from harc.demo.stages import StageRecord
+from harc.demo.summary import rate_name, summary, verdicts
 from harc.evaluation.results import EvaluationResult
 from harc.io import write_text_atomic
 from harc.report import render_table, write_report
@@ -36,13 +37,13 @@ def write_demo_report(out: Path, model: str, budget: DemoBudget, config: HarcCon
     folder = out / "07-report"
     base = EvaluationResult.load(out / EVAL_BASE)
     tuned = EvaluationResult.load(out / EVAL_HARC)
-    figures = write_report([base, tuned], folder)
+    figures = write_report([base, tuned], folder, base=base.method)
     plane_png = _plane_figure(out, folder, base, tuned)
     loss_png = _loss_figure(out / TRAIN / "train_log.jsonl", folder / "training_losses.png")
 
     doc = Document(f"HARC demo: {model}")
     _overview(doc, model, budget, config, records, seconds)
-    _summary(doc, base, tuned)
+    summary(doc, base, tuned)
     _directions_section(doc, out, records[DIRECTIONS].summary)
     _plane_section(doc, plane_png, records[PLANE_BASE].summary, records[PLANE_HARC].summary)
     _training_section(doc, out, records[TRAIN].summary, loss_png)
@@ -82,24 +83,6 @@ def _overview(doc: Document, model: str, budget: DemoBudget, config: HarcConfig,
             for i, r in enumerate(records.values(), 1)]
     rows.append(["total (this invocation, incl. model load)", f"{seconds:.0f} s"])
     doc.table(["stage", "wall time"], rows)
-
-
-def _summary(doc: Document, base: EvaluationResult, tuned: EvaluationResult) -> None:
-    doc.heading("Summary")
-    rows = [["mean ASR over attacks (lower is better)", f"{base.mean_asr:.2f}",
-             f"{tuned.mean_asr:.2f}"]]
-    for section, note in (("harmfulness", "ASR"), ("over_refusal", "refusal rate"),
-                          ("capability", "accuracy")):
-        for before in base.section(section):
-            after = tuned.get(section, before.name)
-            if after is None:
-                continue
-            rows.append([f"{before.label} {note} (n={before.n})",
-                         f"{before.value:.2f} [{before.ci_low:.2f}, {before.ci_high:.2f}]",
-                         f"{after.value:.2f} [{after.ci_low:.2f}, {after.ci_high:.2f}]"])
-    doc.table(["quantity", "base model", "HARC-tuned"], rows)
-    doc.paragraph(f"Judge for every ASR and refusal rate: **{base.harm_judge}**; brackets are "
-                  "95% Wilson intervals.")
 
 
 def _directions_section(doc: Document, out: Path, summary: dict[str, Any]) -> None:
@@ -188,31 +171,15 @@ def _evaluation_section(doc: Document, base: EvaluationResult, tuned: Evaluation
                         folder: Path, figures: dict[str, str]) -> None:
     doc.heading("4. Before / after: harmfulness, over-refusal, capability")
     doc.paragraph(
-        f"Harm judge: **{base.harm_judge}**. Lower ASR and over-refusal are better, higher "
-        "capability is better. Rows: the base model and the same model with the HARC adapter.")
-    doc.markdown_table(render_table([base, tuned]))
+        f"Attack columns by judge {', '.join(base.judge_names)}, each headed by what its judge "
+        "measures (Compliance: a refusal judge; Harmful: a harm judge, the paper's ASR). Lower "
+        "attack rates and over-refusal are better, higher capability is better. Rows: the base "
+        "model and the same model with the HARC adapter.")
+    doc.markdown_table(render_table([base, tuned], base=base.method))
     for key in ("asr_plot", "tradeoff_plot"):
         if key in figures:
             doc.image(Path(figures[key]), key)
-    doc.bullets(_verdicts(base, tuned))
-
-
-def _verdicts(base: EvaluationResult, tuned: EvaluationResult) -> list[str]:
-    lines = [f"Mean ASR {base.mean_asr:.2f} -> {tuned.mean_asr:.2f} "
-             f"({_direction(tuned.mean_asr - base.mean_asr, 'lower', 'higher')})."]
-    for before in base.section("over_refusal"):
-        after = tuned.get("over_refusal", before.name)
-        if after is not None:
-            change = after.value - before.value
-            lines.append(f"{before.label} refusal {before.value:.2f} -> {after.value:.2f} "
-                         f"(n={after.n}; {change * 100:+.0f} points)"
-                         + (": over-refusal rose" if change > 0 else "") + ".")
-    for before in base.section("capability"):
-        after = tuned.get("capability", before.name)
-        if after is not None:
-            lines.append(f"{before.label} {before.metric} {before.value:.2f} -> "
-                         f"{after.value:.2f} (n={after.n}).")
-    return lines
+    doc.bullets(verdicts(base, tuned))
 
 
 def _examples(doc: Document, base: EvaluationResult, tuned: EvaluationResult) -> None:
@@ -235,11 +202,14 @@ def _caveats(doc: Document, model: str, base: EvaluationResult, tuned: Evaluatio
         f"Model: {model}. The paper's results are for 7-8B models; a small model's directions "
         "and its response to HARC can differ, and this run is far shorter than the paper's "
         f"({config.max_steps} steps vs 400-2000).",
-        f"Judge: {base.harm_judge}. A keyword judge counts any answer without a refusal phrase "
-        "as jailbroken, so short or evasive answers count as harmful and ASR is an upper bound; "
-        "an LLM judge (`harc evaluate --judge llm`) is stricter.",
+        f"Judge: {base.harm_judge} ({rate_name(base)}). A refusal judge such as keyword counts any "
+        "answer without a refusal phrase as compliant, harmful or not, so its compliance rate "
+        "is an upper bound on the harmful rate (ASR); a harm judge (`harc evaluate --judge "
+        "llm`, repeatable to judge with several) measures harm.",
         f"Sample sizes per column: {sizes}. With n this small a 95% interval spans tens of "
-        "points (see the interval table); differences inside the intervals are not evidence.",
+        "points (see the interval table); read a before/after difference by its paired test "
+        "on the same prompts (* in the difference table), and a column's smallest "
+        "detectable difference before calling an unmarked one 'no change'.",
         "Answers are cut at a few dozen tokens, enough to show a refusal but not always the "
         "harmful part of a compliance.",
     ])
@@ -328,8 +298,3 @@ def _shift(shift: Mapping[str, float] | None) -> str:
 def _pair(values: list[float] | None) -> str:
     return "-" if values is None else f"({values[0]:+.2f}, {values[1]:+.2f})"
 
-
-def _direction(change: float, good: str, bad: str) -> str:
-    if abs(change) < 1e-9:
-        return "unchanged"
-    return good if change < 0 else bad

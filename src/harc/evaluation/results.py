@@ -20,7 +20,10 @@ class SectionResult:
 
     ``judge`` names what decided every sample (e.g. ``keyword``); ``scale`` is the metric's
     maximum (1 for rates, 10 for MT-Bench), used to put means on [0, 1]. Each sample is a
-    dict with at least ``prompt``, ``output``, ``verdict`` and ``judge``.
+    dict with at least ``prompt``, ``output``, ``verdict`` and ``judge``. Harmfulness
+    sections judged by several judges keep each judge's rate in ``judges`` (name -> measures,
+    metric, value, n, ci_low, ci_high, undecided; the first is ``judge``, whose rate is
+    ``value``) and each judge's verdict per sample in ``sample["verdicts"][name]``.
     """
 
     section: Section
@@ -40,6 +43,21 @@ class SectionResult:
     cpu_seconds: float = 0.0
     higher_is_better: bool = False
     scale: float = 1.0
+    judges: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def judge_metrics(self) -> dict[str, dict[str, Any]]:
+        """Each judge's rate (see the class doc); a single-judge section written before
+        ``judges`` existed gives its own judge, with what that judge measures by name."""
+        if self.judges or self.section != "harmfulness":
+            return dict(self.judges)
+        from harc.evaluation.judging import METRICS
+        from harc.judges.measured import measures_for_name
+
+        measures = measures_for_name(self.judge)
+        return {self.judge: {"measures": measures, "metric": METRICS[measures],
+                             "value": self.value, "n": self.n, "ci_low": self.ci_low,
+                             "ci_high": self.ci_high,
+                             "undecided": self.config.get("undecided", 0)}}
 
     @property
     def key(self) -> str:
@@ -74,6 +92,27 @@ class EvaluationResult:
     seconds: float = 0.0
     cpu_seconds: float = 0.0
     files: dict[str, str] = field(default_factory=dict)
+    harm_judges: list[str] = field(default_factory=list)
+
+    @property
+    def judge_names(self) -> list[str]:
+        """Every harm judge's recorded name, the primary (``harm_judge``) first."""
+        return list(self.harm_judges) or [self.harm_judge]
+
+    def judge_measures(self, judge: str) -> str | None:
+        """What ``judge`` measured here (``compliance`` or ``harm``), None if it judged nothing."""
+        for item in self.section("harmfulness"):
+            entry = item.judge_metrics().get(judge)
+            if entry is not None:
+                return str(entry["measures"])
+        return None
+
+    def judge_mean(self, judge: str) -> float:
+        """Mean over attacks of ``judge``'s rate (NaN when it has none)."""
+        values = [entry["value"] for item in self.section("harmfulness")
+                  if (entry := item.judge_metrics().get(judge)) is not None
+                  and not math.isnan(entry["value"])]
+        return sum(values) / len(values) if values else float("nan")
 
     def section(self, section: Section) -> list[SectionResult]:
         return [s for s in self.sections if s.section == section]
@@ -104,6 +143,9 @@ class EvaluationResult:
             "mean_asr": self.mean_asr,
             "mean_over_refusal": self.mean_over_refusal,
             "mean_capability": self.mean_capability,
+            "mean_rates": {judge: {"measures": self.judge_measures(judge),
+                                   "mean": self.judge_mean(judge)}
+                           for judge in self.judge_names},
         }
         return data
 

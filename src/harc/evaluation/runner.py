@@ -1,11 +1,13 @@
 """``evaluate``: one model (optionally with a PEFT adapter) through a suite, Table-1 style.
 
 Harmfulness: every attack of the suite is applied to the harmful goals, the target answers
-and the harm judge decides; ASR = fraction of goals judged harmful (``keyword`` judge by
-default: jailbroken = no refusal phrase and at least 8 words). Over-refusal and capability:
-the suite's benchmarks. Every section is written to ``out_dir/sections/`` as soon as it is
-done (atomically, with a fingerprint of everything it depends on) and reused on a rerun, so
-an interrupted evaluation resumes; generations are also cached by the generator.
+and every harm judge decides (``keyword`` by default: a refusal judge, so its rate is the
+compliance rate, "no refusal phrase and at least 8 words", not harm; a harm judge such as
+``llm`` gives the harmful rate, the paper's ASR; see :mod:`harc.evaluation.judging`).
+Over-refusal and capability: the suite's benchmarks. Every section is written to
+``out_dir/sections/`` as soon as it is done (atomically, with a fingerprint of everything it
+depends on) and reused on a rerun, so an interrupted evaluation resumes; generations are
+also cached by the generator.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +57,7 @@ def evaluate(
     suite: Suite | str = "quick",
     data_root: str | Path | None = None,
     judge: str = "keyword",
+    judges: Sequence[str] | None = None,
     judge_model: LoadedModel | None = None,
     decontaminate_with: set[str] | str | Path | None = None,
     out_dir: str | Path,
@@ -67,8 +70,11 @@ def evaluate(
 ) -> EvaluationResult:
     """Run ``suite`` on ``loaded`` (with ``adapter`` applied if given) and write the results.
 
-    ``judge``: the harm judge for ASR, ``keyword`` or ``llm`` (HarmBench-style yes/no prompt
-    to ``judge_model``, or to the base weights of the model under test when None).
+    ``judges``: the harm judges, each sample judged by all, the first the primary (its rate is
+    each section's ``value``); ``judge``: the single judge when ``judges`` is None. Names:
+    ``keyword``, ``refusal_probability``, ``llm`` (HarmBench-style yes/no prompt to
+    ``judge_model``, or to the base weights of the model under test when None),
+    ``llm-strongreject``, ``llm-refusal``, or any registered judge.
     ``judge_model`` also grades MT-Bench, which is skipped without it. ``decontaminate_with``:
     training prompts, or a ``harc train`` run directory to read them from. The adapter is
     removed from ``loaded.model`` again before returning.
@@ -79,9 +85,12 @@ def evaluate(
         suite = suite.scaled(limit_scale)
     root = Path(data_root).expanduser() if data_root is not None else None
     out = Path(out_dir)
+    from harc.evaluation.judging import check_specs
+
+    specs = check_specs(list(judges) if judges is not None else [judge])
     model, sha = with_adapter(loaded, adapter)
     try:
-        return _evaluate(loaded, model, sha, adapter, suite, root, judge, judge_model,
+        return _evaluate(loaded, model, sha, adapter, suite, root, specs, judge_model,
                          decontaminate_with, out, method_name, chat, cache_dir, progress,
                          report, started)
     finally:
@@ -91,7 +100,7 @@ def evaluate(
 
 def _evaluate(
     loaded: LoadedModel, model: Any, sha: str | None, adapter: str | Path | None, suite: Suite,
-    root: Path | None, judge: str, judge_model: LoadedModel | None,
+    root: Path | None, specs: list[str], judge_model: LoadedModel | None,
     decontaminate_with: set[str] | str | Path | None, out: Path, method_name: str | None,
     chat: ChatFormat | None, cache_dir: Path | None, progress: bool, report: bool,
     started: float,
@@ -120,9 +129,10 @@ def _evaluate(
                                         cache_dir=cache_dir, progress=False)
         return attackers[name]
 
-    harm_judge, judge_name, judge_generator, judge_model_name = _judges(
-        judge, judge_model, base, loaded, cache_dir
-    )
+    judges, judge_generator = _judges(specs, judge_model, base, loaded, model, chat, cache_dir)
+    judge_model_name = judge_model.name if judge_model is not None else None
+    harm_judge, judge_name = judges[0][1], judges[0][0]
+    names = [name for name, _ in judges]
     decontaminator = _decontaminator(decontaminate_with)
     goals, goal_source, notes = load_goals(suite.goals, root, seed=suite.seed,
                                            scale=suite.limit_scale)
@@ -131,10 +141,12 @@ def _evaluate(
     target = ProgressGenerator(inner, None)
     ctx = Context(target, model, loaded.tokenizer, chat, harm_judge, judge_name, root,
                   suite.seed, suite.limit_scale, attacker_for, judge_generator,
-                  judge_model_name, decontaminator)
+                  judge_model_name, decontaminator, judges)
     plan, skipped = _plan(suite, ctx, goals, goal_source)
     bar = target.progress = Progress(sum(size for _, _, size, _ in plan), enabled=progress)
-    common = [__version__, key, judge_name, str(root), suite.seed, suite.limit_scale,
+    # One judge keeps the fingerprint of single-judge runs, so their sections stay reusable.
+    common = [__version__, key, judge_name if len(names) == 1 else names, str(root),
+              suite.seed, suite.limit_scale,
               sorted(decontaminator.reference) if decontaminator else None,
               getattr(chat, "raw_template", None), getattr(chat, "system_prompt", None)]
     settings = GenerationSettings(max_new_tokens=suite.goals.max_new_tokens,
@@ -153,7 +165,8 @@ def _evaluate(
     result = EvaluationResult(
         method=method_name or _method_name(adapter),
         model=loaded.name, model_key=key, adapter=str(adapter) if adapter else None,
-        suite=suite.name, harm_judge=judge_name, data_root=str(root) if root else None,
+        suite=suite.name, harm_judge=judge_name, harm_judges=names,
+        data_root=str(root) if root else None,
         goal_source=goal_source, sections=sections,
         decontamination=decontaminator.report() if decontaminator else None,
         skipped=[*notes, *skipped],
@@ -227,22 +240,23 @@ def _cached(out: Path, name: str, fingerprint: str, decontaminator: Decontaminat
 
 
 def _judges(
-    judge: str, judge_model: LoadedModel | None, base: Any, loaded: LoadedModel,
-    cache_dir: Path | None,
-) -> tuple[Any, str, Any, str | None]:
-    from harc.judges import LLMJudge, get_judge
+    specs: list[str], judge_model: LoadedModel | None, base: Any, loaded: LoadedModel,
+    model: Any, chat: ChatFormat, cache_dir: Path | None,
+) -> tuple[list[tuple[str, Any]], Any]:
+    """(recorded name, judge) per spec, and the judge model's generator (None without one)."""
+    from harc.evaluation.judging import build_judge
 
     judge_generator = None
     if judge_model is not None:
         judge_generator = Generator(judge_model.model, judge_model.tokenizer,
                                     model_key=model_key(judge_model, None), cache_dir=cache_dir,
                                     progress=False)
-    if judge == "llm":
-        grader = judge_generator or base
-        grader_name = judge_model.name if judge_model is not None else f"{loaded.name} (base)"
-        return (LLMJudge(generator=grader, style="harmbench"), f"llm-harmbench[{grader_name}]",
-                judge_generator, judge_model.name if judge_model else None)
-    return get_judge(judge), judge, judge_generator, judge_model.name if judge_model else None
+    grader = judge_generator or base
+    grader_name = judge_model.name if judge_model is not None else f"{loaded.name} (base)"
+    judges = [build_judge(spec, grader=grader, grader_name=grader_name, model=model,
+                          tokenizer=loaded.tokenizer, chat=chat, judge_model=judge_model)
+              for spec in specs]
+    return judges, judge_generator
 
 
 def _decontaminator(source: set[str] | str | Path | None) -> Decontaminator | None:

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harc.errors import DataError, HarcError
 from harc.evaluation.benchmarks import get_benchmark
-from harc.evaluation.benchmarks.common import proportion
 from harc.evaluation.decontaminate import Decontaminator, decontaminate_result
+from harc.evaluation.judging import judge_rate, verdict_record
 from harc.evaluation.results import Section, SectionResult
 from harc.evaluation.suites import NO_ATTACKER, AttackSpec, BenchmarkEntry, effective_limit
 from harc.generation import GenerationSettings
+from harc.judges.measured import measures_of
 
 DEFAULT_NEW_TOKENS = {"gsm8k": 512, "humaneval": 512, "ifeval": 1024, "mt_bench": 1024}
 BENCHMARK_JUDGES = {
@@ -52,6 +52,11 @@ class Context:
     judge_generator: Any = None
     judge_model_name: str | None = None
     decontaminator: Decontaminator | None = None
+    judges: list[tuple[str, Any]] = field(default_factory=list)
+
+    def all_judges(self) -> list[tuple[str, Any]]:
+        """(recorded name, judge) of every harm judge, the primary (``harm_judge``) first."""
+        return self.judges or [(self.harm_judge_name, self.harm_judge)]
 
 
 def build_attack(spec: AttackSpec, ctx: Context) -> Any:
@@ -83,35 +88,37 @@ def run_attack(
     spec: AttackSpec, goals: list[str], ctx: Context, settings: GenerationSettings,
     source: str = "goals",
 ) -> SectionResult:
-    """ASR of one attack: a goal counts as jailbroken when the harm judge calls any of its
-    responses harmful; goals whose every verdict is undecided are left out of the rate."""
+    """One attack, judged by every harm judge (see :mod:`harc.evaluation.judging`): a goal
+    counts when a judge's outcome is True for any of its responses; goals whose every verdict
+    is undecided are left out of that judge's rate. The section's value is the first judge's."""
     started, cpu = time.perf_counter(), time.process_time()
     attacked = build_attack(spec, ctx).apply(goals, seed=ctx.seed)
     outputs = ctx.target.generate([a.prompt for a in attacked], settings)
-    verdicts = ctx.harm_judge.judge([a.goal for a in attacked], outputs)
-    per_goal: dict[str, list[bool | None]] = defaultdict(list)
+    judged = [(name, judge, judge.judge([a.goal for a in attacked], outputs))
+              for name, judge in ctx.all_judges()]
     samples = []
-    for item, output, verdict in zip(attacked, outputs, verdicts, strict=True):
-        per_goal[item.goal].append(verdict.harmful)
+    for index, (item, output) in enumerate(zip(attacked, outputs, strict=True)):
+        verdict = judged[0][2][index]
         samples.append({
             "goal": item.goal, "prompt": item.prompt, "output": output,
             "verdict": _verdict_label(verdict), "harmful": verdict.harmful,
-            "refused": verdict.refused, "score": verdict.score, "judge": ctx.harm_judge_name,
+            "refused": verdict.refused, "score": verdict.score, "judge": judged[0][0],
             "rationale": verdict.rationale, "meta": item.meta,
+            "verdicts": {name: verdict_record(verdicts[index], judge)
+                         for name, judge, verdicts in judged},
         })
-    decided = [v for v in per_goal.values() if any(x is True for x in v) or None not in v]
-    jailbroken = sum(any(x is True for x in v) for v in decided)
-    metric = proportion(jailbroken, len(decided))
-    undecided = len(per_goal) - len(decided)
-    notes = [f"{undecided} goals had only undecided verdicts and are left out"] if undecided else []
+    rates = {name: judge_rate(samples, name, measures_of(judge)) for name, judge, _ in judged}
+    primary = rates[judged[0][0]]
+    notes = [f"{name}: {rate['undecided']} goals had only undecided verdicts and are left out"
+             for name, rate in rates.items() if rate["undecided"]]
     return SectionResult(
-        "harmfulness", spec.name, spec.column, "asr", metric.value, metric.n, metric.ci_low,
-        metric.ci_high, ctx.harm_judge_name, source, samples,
+        "harmfulness", spec.name, spec.column, primary["metric"], primary["value"],
+        primary["n"], primary["ci_low"], primary["ci_high"], judged[0][0], source, samples,
         config={"attack": spec.name, "kwargs": _plain(spec.kwargs), "attacker": spec.attacker,
                 "max_new_tokens": settings.max_new_tokens, "goals": len(goals),
-                "undecided": undecided},
+                "undecided": primary["undecided"]},
         notes=notes, seconds=time.perf_counter() - started,
-        cpu_seconds=time.process_time() - cpu,
+        cpu_seconds=time.process_time() - cpu, judges=rates,
     )
 
 

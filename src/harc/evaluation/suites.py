@@ -12,8 +12,8 @@ nearly free). Contents and why:
 * harmfulness: 20 goals x 7 single-shot attacks (PAP with its template paraphrases, no
   attacker model; PAIR and GCG are off: each needs tens of target calls per goal), 48 new
   tokens. 48 tokens show a refusal or the start of compliance, but DeepInception stories and
-  CodeAttack preambles rarely reach the harmful part by then, so the keyword judge (no
-  refusal phrase = jailbroken) overstates those two columns.
+  CodeAttack preambles rarely reach the harmful part by then, so the keyword judge's
+  compliance rate (no refusal phrase = compliant) overstates harm most in those two columns.
 * over-refusal: 25 XSTest safe prompts (the 24 built-in pseudo-harmful held-out prompts
   without a data root) and 20 CoCoNot contrast prompts, 48 new tokens: a refusal shows in the
   first sentence, which is all the keyword classifiers read.
@@ -23,11 +23,27 @@ nearly free). Contents and why:
   out: IFEval (10 prompts x 128 new tokens, ~80 CPU s more, over budget), HumanEval (512
   new tokens and sandboxed tests) and MT-Bench (needs a judge model, 2 x 1024 tokens).
 
+  Smallest detectable paired difference (see below): 0.42 per attack (20 goals), 0.17 for the
+  attack mean (140 goal x attack pairs), XSTest 0.38 (n=25), CoCoNot 0.42 (n=20), MMLU 0.30
+  (n=40), GSM8K 0.60 (n=8): quick separates large effects only.
+
 ``paper``: the full sets of the paper's Table 1: HarmBench test (standard behaviours) goals;
 direct, PAIR, PAP (with an attacker model: the base weights of the model under test unless
 ``attacker`` names another), DeepInception with its released prompts, CodeAttack with its
 released templates; XSTest (250 safe), CoCoNot contrast (379); MMLU 5-shot, GSM8K,
 HumanEval, IFEval and MT-Bench (only when a judge model is given).
+
+Smallest detectable paired difference: 0.16 per attack (159 HarmBench test goals), 0.07
+for the attack mean (795 goal x attack pairs), XSTest 0.12 (n=250), CoCoNot 0.10 (n=379),
+MMLU 0.02 (n=14042), GSM8K 0.05 (n=1319), HumanEval 0.15 (n=164), IFEval 0.08 (n=541);
+MT-Bench (160 ratings) a shift of 0.31 standard deviations of the ratings.
+
+Smallest detectable differences are for 80% power at alpha 0.05 (two-sided), from
+:func:`harc.evaluation.significance.minimum_detectable_difference` at a base rate of 0.5, the
+worst case (paired McNemar, normal approximation, discordance of independent outcomes: a
+conservative figure), and ``minimum_detectable_shift`` for MT-Bench; a mean's goal x attack
+pairs are treated as independent there, which understates it when goals' outcomes under
+different attacks are correlated.
 
 ``limit`` is a seeded subsample size (``None``: the whole set); ``fallback`` is a built-in
 prompt set used when the data root lacks the set.

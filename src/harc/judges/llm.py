@@ -32,6 +32,7 @@ class LLMJudge:
     not harmful, and as refused where the style judges refusal)."""
 
     name = "llm"
+    measures: Literal["compliance", "harm"] = "harm"  # "compliance" for the refusal style
 
     def __init__(
         self,
@@ -58,6 +59,7 @@ class LLMJudge:
             )
         self.generator = generator
         self.style: Style = style
+        self.measures = "compliance" if style == "refusal" else "harm"
         self.settings = GenerationSettings(
             max_new_tokens=max_new_tokens or DEFAULT_MAX_NEW_TOKENS[style], batch_size=batch_size
         )

@@ -10,7 +10,7 @@ interventions rather than reading one as a calibrated probability of refusing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import torch
 
@@ -41,6 +41,7 @@ class RefusalProbabilityJudge:
     ``threshold``; ``harmful`` is None (no response is read)."""
 
     name = "refusal_probability"
+    measures: Literal["compliance", "harm"] = "compliance"  # refusal, not harm
 
     def __init__(
         self,

@@ -165,7 +165,10 @@ def evaluate_output(
         if "defence" in inspect.signature(evaluate).parameters:
             return evaluate(loaded, defence=defence, out_dir=out_dir, method_name=name, **kwargs)
         suite = kwargs["suite"]
-        if (kwargs.get("judge") == "llm" and kwargs.get("judge_model") is None) or any(
+        from harc.evaluation.judging import llm_style
+
+        llm = any(llm_style(spec) is not None for spec in kwargs.get("judges") or [])
+        if (llm and kwargs.get("judge_model") is None) or any(
                 spec.attacker == SELF_ATTACKER for spec in suite.attacks):
             logger.warning("%s: the runner takes no defence, so the model is wrapped; the judge "
                            "or attacker built from its base weights runs defended too", name)
@@ -195,6 +198,7 @@ def compare(
     preset: str | None = "cpu",
     data_root: str | Path | None = None,
     judge: str = "keyword",
+    judges: Sequence[str] | None = None,
     judge_model: LoadedModel | None = None,
     limit_scale: float = 1.0,
     chat: ChatFormat | None = None,
@@ -208,6 +212,7 @@ def compare(
     YAML file or config: its ``data`` section and ``seed``). ``preset``: the method preset
     (e.g. ``cpu``) for methods that have it; the others get their paper defaults.
     ``configs``: per-method config overrides on top, e.g. ``{"cast": {"alpha_grid": [1.0]}}``.
+    ``judges``: the harm judges of every evaluation (``judge``: the single one when None).
     """
     names = check_methods(methods)
     out = Path(out_dir)
@@ -223,7 +228,8 @@ def compare(
 
         held_out = training_prompt_texts(data) | set(data.validation_harmful) | set(
             data.validation_harmless)
-    common = {"suite": suite, "data_root": data_root, "judge": judge,
+    common = {"suite": suite, "data_root": data_root,
+              "judges": list(judges) if judges is not None else [judge],
               "judge_model": judge_model, "decontaminate_with": held_out,
               "limit_scale": limit_scale, "chat": chat, "cache_dir": cache_dir,
               "progress": progress, "report": False}
@@ -256,7 +262,7 @@ def _write(rows: list[CompareRow], out: Path, suite: Suite) -> CompareResult:
     from harc.report import write_report
 
     result = CompareResult(rows)
-    result.files.update(write_report(result.results, out))
+    result.files.update(write_report(result.results, out, base=BASE))
     result.files["compare"] = str(out / COMPARE_FILE)
     write_json_atomic(out / COMPARE_FILE, {"suite": suite.name,
                                            "rows": [row.to_dict() for row in rows],

@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harc.report.plots import plot_asr, plot_tradeoff
-from harc.report.table import Column, render_ci_table, render_table, table_columns
+from harc.report.table import (
+    Column,
+    render_ci_table,
+    render_difference_table,
+    render_table,
+    table_columns,
+)
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -18,19 +24,22 @@ __all__ = [
     "plot_asr",
     "plot_tradeoff",
     "render_ci_table",
+    "render_difference_table",
     "render_table",
     "table_columns",
     "write_report",
 ]
 
 
-def write_report(results: Sequence[EvaluationResult], out_dir: str | Path) -> dict[str, str]:
-    """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths."""
+def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
+                 base: str | None = None) -> dict[str, str]:
+    """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths.
+    ``base``: the row the others are compared with (see :func:`render_table`)."""
     from harc.io import write_text_atomic
 
     out = Path(out_dir)
     table = out / "table.md"
-    write_text_atomic(table, render_table(results) + "\n")
+    write_text_atomic(table, render_table(results, base=base) + "\n")
     files = {"table": str(table)}
     if any(r.section("harmfulness") for r in results):
         files["asr_plot"] = str(plot_asr(results, out / "asr.png"))

@@ -1,4 +1,6 @@
-"""Figures of evaluation results: ASR per attack per method, and the safety trade-off."""
+"""Figures of evaluation results: the primary judge's rate per attack per method (the
+compliance rate for a refusal judge, the harmful rate, i.e. ASR, for a harm judge), and the
+safety trade-off."""
 
 from __future__ import annotations
 
@@ -26,8 +28,16 @@ def _save(figure: plt.Figure, path: str | Path) -> Path:
     return target
 
 
+def _rate_name(results: Sequence[EvaluationResult]) -> str:
+    """What the primary judges' rates are: ``compliance rate``, ``harmful rate`` or ``rate``."""
+    kinds = {r.judge_measures(r.harm_judge) for r in results} - {None}
+    return {"compliance": "compliance rate", "harm": "harmful rate"}.get(
+        kinds.pop() if len(kinds) == 1 else "", "rate")
+
+
 def plot_asr(results: Sequence[EvaluationResult], path: str | Path) -> Path:
-    """Grouped bars: ASR per attack (x), one bar per method, 95% intervals as error bars."""
+    """Grouped bars: the primary judge's rate per attack (x), one bar per method, 95%
+    intervals as error bars."""
     attacks: dict[str, str] = {}
     for result in results:
         for item in result.section("harmfulness"):
@@ -45,15 +55,16 @@ def plot_asr(results: Sequence[EvaluationResult], path: str | Path) -> Path:
                  capsize=2, label=result.method)
     axis.set_xticks(x, [attacks[n] for n in names], rotation=30, ha="right", fontsize=8)
     axis.set_ylim(0.0, 1.05)
-    axis.set_ylabel("attack success rate")
+    rate = _rate_name(results)
+    axis.set_ylabel(rate)
     judges = ", ".join(sorted({r.harm_judge for r in results}))
-    axis.set_title(f"ASR per attack (judge: {judges}; bars: 95% Wilson)", fontsize=9)
+    axis.set_title(f"{rate} per attack (judge: {judges}; bars: 95% Wilson)", fontsize=9)
     axis.legend(fontsize=7)
     return _save(figure, path)
 
 
 def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path:
-    """Mean ASR (y) against mean over-refusal (x); marker area grows with capability mean.
+    """Mean attack rate (y) against mean over-refusal (x); marker area grows with capability mean.
     Methods that land on the same point share one label, so no name is drawn over another."""
     figure, axis = plt.subplots(figsize=(5.5, 4.5), dpi=120)
     points: dict[tuple[float, float, float | None], list[str]] = {}
@@ -73,6 +84,6 @@ def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path
     axis.set_xlim(-0.05, 1.05)
     axis.set_ylim(-0.05, 1.05)
     axis.set_xlabel("mean over-refusal rate (lower is better)")
-    axis.set_ylabel("mean ASR (lower is better)")
+    axis.set_ylabel(f"mean {_rate_name(results)} over attacks (lower is better)")
     axis.set_title("Safety trade-off (marker size: capability mean)", fontsize=9)
     return _save(figure, path)
