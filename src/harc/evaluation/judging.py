@@ -61,7 +61,8 @@ def check_specs(specs: Sequence[str]) -> list[str]:
 
 
 def build_judge(spec: str, *, grader: Any, grader_name: str, model: Any, tokenizer: Any,
-                chat: Any, judge_model: Any = None) -> tuple[str, Any]:
+                chat: Any, judge_model: Any = None, model_name: str | None = None,
+                ) -> tuple[str, Any]:
     """(recorded name, judge) for one spec; see the module doc. ``grader``: the generator the
     LLM judge asks; ``model``/``tokenizer``: the model under test (for
     ``refusal_probability``); ``judge_model``: a LoadedModel handed to registered judges that
@@ -73,6 +74,8 @@ def build_judge(spec: str, *, grader: Any, grader_name: str, model: Any, tokeniz
         return f"llm-{style}[{grader_name}]", LLMJudge(generator=grader, style=style)
     if spec == "refusal_probability":
         return spec, RefusalProbabilityJudge(model, tokenizer, chat=chat)
+    if spec == "probe":
+        return spec, _probe_judge(model, tokenizer, model_name)
     try:
         return spec, get_judge(spec)
     except TypeError as error:
@@ -81,6 +84,17 @@ def build_judge(spec: str, *, grader: Any, grader_name: str, model: Any, tokeniz
                             f"{error}") from error
         judge = get_judge(spec, model=judge_model.model, tokenizer=judge_model.tokenizer)
         return f"{spec}[{judge_model.name}]", judge
+
+
+def _probe_judge(model: Any, tokenizer: Any, model_name: str | None) -> Any:
+    """The shipped probe; it reads the model under test's own weights, adapters switched off,
+    when that model is the probe's feature model, and loads its feature model otherwise."""
+    from harc.judges.probe import Probe, ProbeJudge, shipped_probe_path
+
+    probe = Probe.load(shipped_probe_path())
+    if model_name is not None and model_name == probe.metadata.get("feature_model_name"):
+        return ProbeJudge(model, tokenizer, probe=probe, model_name=model_name)
+    return ProbeJudge(probe=probe)
 
 
 def outcome(verdict: Any, measures: Measures) -> bool | None:

@@ -254,7 +254,8 @@ def _judges(
     grader = judge_generator or base
     grader_name = judge_model.name if judge_model is not None else f"{loaded.name} (base)"
     judges = [build_judge(spec, grader=grader, grader_name=grader_name, model=model,
-                          tokenizer=loaded.tokenizer, chat=chat, judge_model=judge_model)
+                          tokenizer=loaded.tokenizer, chat=chat, judge_model=judge_model,
+                          model_name=loaded.name)
               for spec in specs]
     return judges, judge_generator
 

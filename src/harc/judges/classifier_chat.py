@@ -75,6 +75,7 @@ class ChatClassifierJudge:
     """
 
     name = "chat_classifier"
+    measures = "harm"
 
     def __init__(
         self,

@@ -45,6 +45,7 @@ class TemplateClassifierJudge:
     """
 
     name = "template_classifier"
+    measures = "harm"
 
     def __init__(
         self,

@@ -47,6 +47,7 @@ class RubricJudge:
     """Generated rubric scores of a grader model prompted with a template file."""
 
     name = "rubric"
+    measures = "harm"
 
     def __init__(
         self,
