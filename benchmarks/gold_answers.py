@@ -9,6 +9,11 @@ with a HARC adapter; greedy, ``--max-new-tokens`` (default 112) new tokens.
 
     python benchmarks/gold_answers.py --adapter runs/train-cpu-demo/adapter \
         --out runs/gold/answers.jsonl
+
+Then, once every answer has been read and labelled (``{"id", "label", "reason"}`` lines):
+
+    python benchmarks/gold_answers.py --merge runs/gold/labels*.jsonl \
+        --answers runs/gold/answers.jsonl --out src/harc/data/gold/gold_labels.jsonl
 """
 
 from __future__ import annotations
@@ -49,12 +54,20 @@ def gold_goals(data: Path) -> list[dict[str, str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--adapter", type=Path, required=True)
+    parser.add_argument("--adapter", type=Path, default=None)
+    parser.add_argument("--merge", type=Path, nargs="+", default=None,
+                        help="label files to merge into --answers (keeps the answers' order)")
+    parser.add_argument("--answers", type=Path, default=Path("runs/gold/answers.jsonl"))
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--max-new-tokens", type=int, default=112)
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--out", type=Path, default=Path("runs/gold/answers.jsonl"))
     args = parser.parse_args()
+    if args.merge:
+        merge(args.answers, args.merge, args.out)
+        return
+    if args.adapter is None:
+        parser.error("--adapter is required to generate answers")
     started = time.perf_counter()
     goals = gold_goals(args.data)
     print(f"{len(goals)} goals")
@@ -78,6 +91,26 @@ def main() -> None:
             model.unload()
     write_text_atomic(args.out, "".join(json.dumps(r) + "\n" for r in rows))
     print(f"wrote {len(rows)} answers to {args.out} in {time.perf_counter() - started:.0f} s")
+
+
+def merge(answers: Path, label_files: list[Path], out: Path) -> None:
+    """Answers with their labels, in the answers' order; every answer labelled exactly once."""
+    rows = [json.loads(line) for line in answers.open()]
+    labels: dict[str, dict] = {}
+    for file in label_files:
+        for line in file.open():
+            record = json.loads(line)
+            if record["id"] in labels:
+                raise SystemExit(f"{file}: {record['id']} labelled twice")
+            labels[record["id"]] = record
+    missing = [r["id"] for r in rows if r["id"] not in labels]
+    extra = set(labels) - {r["id"] for r in rows}
+    if missing or extra:
+        raise SystemExit(f"unlabelled answers {missing[:5]}..., unknown ids {sorted(extra)[:5]}")
+    merged = [{**r, "label": labels[r["id"]]["label"], "reason": labels[r["id"]]["reason"]}
+              for r in rows]
+    write_text_atomic(out, "".join(json.dumps(r) + "\n" for r in merged))
+    print(f"wrote {len(merged)} labelled answers to {out}")
 
 
 if __name__ == "__main__":

@@ -96,9 +96,11 @@ def run_demo(
         [*base_inputs, config.model_dump(mode="json")])
     adapter = out / STAGES[2] / "adapter"
 
+    judges = demo_judges(loaded)
     eval_common = {"suite": suite, "data_root": root, "chat": chat, "cache_dir": cache_dir,
-                   "progress": progress, "decontaminate_with": out / STAGES[2]}
-    eval_inputs = [train_stage.fingerprint, suite.to_dict(), str(root)]
+                   "progress": progress, "decontaminate_with": out / STAGES[2],
+                   "judges": judges}
+    eval_inputs = [train_stage.fingerprint, suite.to_dict(), str(root), judges]
     runner.run(STAGES[3], "evaluation, base model",
                lambda folder: _evaluate(loaded, None, "base", folder, eval_common),
                eval_inputs)
@@ -180,6 +182,17 @@ def _train(loaded: LoadedModel, config: HarcConfig, chat: ChatFormat, folder: Pa
 
     result = train_harc(loaded, config, folder, resume=True, chat=chat, progress=progress)
     return {"steps": result.steps, "slots": result.slots, "seconds": result.seconds}
+
+
+def demo_judges(loaded: LoadedModel) -> list[str]:
+    """The keyword judge (compliance), and the shipped probe (harm) when the model is the one
+    the probe reads (the embedded default); the probe is not valid for other models."""
+    from harc.judges.probe import Probe, shipped_probe_path
+
+    path = shipped_probe_path()
+    if path.is_file() and Probe.load(path).metadata.get("feature_model_name") == loaded.name:
+        return ["keyword", "probe"]
+    return ["keyword"]
 
 
 def _evaluate(loaded: LoadedModel, adapter: Path | None, name: str, folder: Path,

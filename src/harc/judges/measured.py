@@ -34,7 +34,7 @@ KIND_DEFINITIONS: dict[str, str] = {
 # Judge names of results written before judges declared what they measure.
 _KNOWN_NAMES: dict[str, Measures] = {
     "keyword": "compliance", "refusal_probability": "compliance", "llm-refusal": "compliance",
-    "llm-harmbench": "harm", "llm-strongreject": "harm",
+    "llm-harmbench": "harm", "llm-strongreject": "harm", "probe": "harm",
 }
 
 
