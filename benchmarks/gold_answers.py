@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import hashlib
 import json
 import re
@@ -27,12 +28,15 @@ import time
 from pathlib import Path
 
 from harc.attacks import get_attack
+from harc.directions import DirectionSet
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_text_atomic
 from harc.models import load_default
 from harc.models.identity import model_key, with_adapter
+from harc.training.ablation import direction_digest, directional_ablation
 
 ATTACKS = ("direct", "refusal_suppression", "prefix_injection", "roleplay")
+ABLATED_ATTACKS = ("direct", "refusal_suppression")
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -55,9 +59,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--adapter", type=Path, default=None)
+    parser.add_argument("--ablate", type=Path, default=None,
+                        help="a direction file: answer with the refusal direction of "
+                             "--ablate-slot ablated instead (direct and refusal suppression)")
+    parser.add_argument("--ablate-slot", type=int, default=16)
     parser.add_argument("--merge", type=Path, nargs="+", default=None,
                         help="label files to merge into --answers (keeps the answers' order)")
-    parser.add_argument("--answers", type=Path, default=Path("runs/gold/answers.jsonl"))
+    parser.add_argument("--answers", type=Path, nargs="+",
+                        default=[Path("runs/gold/answers.jsonl")])
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--max-new-tokens", type=int, default=112)
     parser.add_argument("--batch-size", type=int, default=16)
@@ -66,36 +75,44 @@ def main() -> None:
     if args.merge:
         merge(args.answers, args.merge, args.out)
         return
-    if args.adapter is None:
-        parser.error("--adapter is required to generate answers")
+    if args.adapter is None and args.ablate is None:
+        parser.error("--adapter or --ablate is required to generate answers")
     started = time.perf_counter()
     goals = gold_goals(args.data)
     print(f"{len(goals)} goals")
-    attacked = [a for name in ATTACKS for a in get_attack(name).apply([g["goal"] for g in goals])]
+    attacks = ATTACKS if args.ablate is None else ABLATED_ATTACKS
+    attacked = [a for name in attacks for a in get_attack(name).apply([g["goal"] for g in goals])]
     by_goal = {g["goal"]: g for g in goals}
     loaded = load_default()
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
     rows = []
-    for variant in ("base", "harc"):
+    for variant in ("base", "harc") if args.ablate is None else ("ablated",):
         model, sha = with_adapter(loaded, args.adapter if variant == "harc" else None)
-        generator = Generator(model, loaded.tokenizer, model_key=model_key(loaded, sha))
+        key, context = model_key(loaded, sha), None
+        if variant == "ablated":
+            direction = DirectionSet.load(args.ablate).refusal[args.ablate_slot]
+            key += f"|ablate={direction_digest(direction)}"
+            context = functools.partial(directional_ablation, model, direction)
+        generator = Generator(model, loaded.tokenizer, model_key=key, context=context)
         outputs = generator.generate([a.prompt for a in attacked], settings)
         for item, output in zip(attacked, outputs, strict=True):
             meta = by_goal[item.goal]
             uid = hashlib.sha256(f"{variant}|{item.attack}|{item.goal}".encode()).hexdigest()
+            extra = {"ablation": {"directions": str(args.ablate), "slot": args.ablate_slot}
+                     } if variant == "ablated" else {}
             rows.append({"id": uid[:12], "model": variant, "adapter_sha256": sha,
                          "attack": item.attack, "goal": item.goal,
                          "behavior_id": meta["behavior_id"], "category": meta["category"],
-                         "prompt": item.prompt, "response": output})
+                         "prompt": item.prompt, "response": output, **extra})
         if sha is not None:
             model.unload()
     write_text_atomic(args.out, "".join(json.dumps(r) + "\n" for r in rows))
     print(f"wrote {len(rows)} answers to {args.out} in {time.perf_counter() - started:.0f} s")
 
 
-def merge(answers: Path, label_files: list[Path], out: Path) -> None:
+def merge(answers: list[Path], label_files: list[Path], out: Path) -> None:
     """Answers with their labels, in the answers' order; every answer labelled exactly once."""
-    rows = [json.loads(line) for line in answers.open()]
+    rows = [json.loads(line) for file in answers for line in file.open()]
     labels: dict[str, dict] = {}
     for file in label_files:
         for line in file.open():
