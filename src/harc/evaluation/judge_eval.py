@@ -19,7 +19,8 @@ from typing import Any
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from harc import __version__
 from harc.activations import all_slots
@@ -80,16 +81,35 @@ def probe_features(
 
 def _set_features(loaded: LoadedModel, labels: LabelSet, spec: FeatureSpec, batch_size: int,
                   progress: bool) -> dict[str, torch.Tensor]:
-    pairs = [(s.goal, s.response) for s in labels.samples]
-    key = json.dumps([model_key(loaded, None), spec.digest(), pairs])
-    path = cache_subdir("probe_features") / f"{hashlib.sha256(key.encode()).hexdigest()}.st"
-    if path.is_file():
-        return load_file(str(path))
-    features = capture_features(loaded.model, loaded.tokenizer, pairs, spec,
-                                batch_size=batch_size, progress=progress)
-    with atomic_path(path) as tmp:
-        save_file({k: v.contiguous() for k, v in features.items()}, str(tmp))
-    return features
+    """Features of every (goal, response) of ``labels``: rows already captured for this model
+    and layout (in any earlier cache file) are reused, only new pairs are run."""
+    prefix = hashlib.sha256(json.dumps([model_key(loaded, None), spec.digest()]).encode())
+    folder = cache_subdir("probe_features") / prefix.hexdigest()[:24]
+    folder.mkdir(exist_ok=True)
+    keys = [hashlib.sha256(json.dumps([s.goal, s.response]).encode()).hexdigest()
+            for s in labels.samples]
+    found: dict[str, dict[str, torch.Tensor]] = {}
+    for file in sorted(folder.glob("*.st")):
+        with safe_open(str(file), framework="pt") as handle:
+            stored = json.loads((handle.metadata() or {}).get("keys", "[]"))
+            wanted = [i for i, key in enumerate(stored) if key in set(keys) - found.keys()]
+            if wanted:
+                block = {name: handle.get_tensor(name)[wanted] for name in handle.keys()}  # noqa: SIM118
+                for row, index in enumerate(wanted):
+                    found[stored[index]] = {name: v[row] for name, v in block.items()}
+    missing = list(dict.fromkeys(k for k in keys if k not in found))
+    if missing:
+        at = {key: i for i, key in enumerate(keys)}
+        pairs = [(labels.samples[at[k]].goal, labels.samples[at[k]].response) for k in missing]
+        fresh = capture_features(loaded.model, loaded.tokenizer, pairs, spec,
+                                 batch_size=batch_size, progress=progress)
+        name = hashlib.sha256("".join(missing).encode()).hexdigest()[:24]
+        with atomic_path(folder / f"{name}.st") as tmp:
+            save_file({k: v.contiguous() for k, v in fresh.items()}, str(tmp),
+                      metadata={"keys": json.dumps(missing)})
+        for row, key in enumerate(missing):
+            found[key] = {name: v[row] for name, v in fresh.items()}
+    return {name: torch.stack([found[key][name] for key in keys]) for name in found[keys[0]]}
 
 
 def _arrays(samples: Sequence[LabelledSample]) -> tuple[np.ndarray, np.ndarray]:
