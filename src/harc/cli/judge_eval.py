@@ -35,6 +35,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--labels", action="append", required=True,
                         help=f"labelled file, or {GOLD!r} (repeatable)")
+    parser.add_argument("--compare", choices=("harmful", "refused"), default=None,
+                        help="the verdict field to score (default: the one the labels carry; "
+                             "gold carries both)")
     parser.add_argument("--limit", type=int, default=None,
                         help="a seeded sample of this many answers per labelled file")
     parser.add_argument("--seed", type=int, default=0)
@@ -124,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
     else:
         judge, describe = build_judge(args)
         results.update(describe=describe, sets={
-            labels.kind: evaluate_judge(judge, labels) for labels in label_sets})
+            labels.kind: evaluate_judge(judge, labels, compared=args.compare)
+            for labels in label_sets})
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / "judge_eval.json", results)
     text = render_judge_eval(results)

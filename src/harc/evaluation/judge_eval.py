@@ -133,7 +133,7 @@ def cross_validate_probe(
     started = time.perf_counter()
     probabilities, chosen = nested_predictions(features, labels, groups, slots,
                                                slot_index=index, cs=cs, n_folds=n_folds,
-                                               spec=spec)
+                                               spec=spec, progress=progress)
     verdicts = [Verdict(None, bool(p > 0.5), float(p), "probe", "out-of-fold")
                 for p in probabilities]
     out: dict[str, Any] = {"folds": n_folds, "fit_seconds": time.perf_counter() - started,
@@ -161,7 +161,7 @@ def train_probe(
     features, index = probe_features(loaded, train, spec, batch_size=batch_size,
                                      progress=progress)
     selection = select(features, labels, groups, slots, slot_index=index, cs=cs,
-                       n_folds=n_folds)
+                       n_folds=n_folds, progress=progress)
     digest = hashlib.sha256("".join(s.digest() for s in train).encode()).hexdigest()[:16]
     metadata = {"feature_model": reference, "feature_model_name": loaded.name,
                 "feature_model_key": model_key(loaded, None), "harc_version": __version__,

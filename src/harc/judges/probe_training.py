@@ -22,6 +22,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import GroupKFold
 from sklearn.preprocessing import StandardScaler
+from tqdm.auto import tqdm
 
 from harc.errors import HarcError
 from harc.judges.probe import Probe
@@ -59,18 +60,23 @@ class _Linear:
         return (((x - self.mean) / self.scale) @ self.coef + self.intercept > 0).astype(int)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, c: float) -> _Linear:
+def _fit(x: np.ndarray, y: np.ndarray, cs: Sequence[float]) -> list[_Linear]:
+    """One probe per C; the standardisation and PCA are shared by all of them."""
     scaler = StandardScaler().fit(x)
     scale = np.where(scaler.scale_ > 0, scaler.scale_, 1.0)
     z = (x - scaler.mean_) / scale
     pca = PCA(min(PCA_COMPONENTS, *z.shape), svd_solver="full").fit(z)
-    model = LogisticRegression(C=c, max_iter=2000)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(pca.transform(z), y)
-    coef = pca.components_.T @ model.coef_[0]
-    intercept = float(model.intercept_[0] - pca.mean_ @ coef)
-    return _Linear(scaler.mean_, scale, coef, intercept)
+    reduced = pca.transform(z)
+    fitted = []
+    for c in cs:
+        model = LogisticRegression(C=c, max_iter=2000)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.fit(reduced, y)
+        coef = pca.components_.T @ model.coef_[0]
+        intercept = float(model.intercept_[0] - pca.mean_ @ coef)
+        fitted.append(_Linear(scaler.mean_, scale, coef, intercept))
+    return fitted
 
 
 def _balanced_accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
@@ -103,20 +109,22 @@ def select(
     slot_index: dict[int, int],
     cs: Sequence[float] = DEFAULT_C,
     n_folds: int = 5,
+    progress: bool = False,
 ) -> Selection:
     """Grouped-CV balanced accuracy of every (slot, pooling, C); the best one. ``features``:
     ``{pooling: [N, captured slots, hidden]}``; ``slot_index`` maps a slot to its column."""
     _check(features, labels, groups)
     folds = _folds(groups, n_folds)
     scores: dict[Candidate, float] = {}
-    for pooling, values in features.items():
-        for slot in slots:
-            x = values[:, slot_index[slot]].numpy()
-            for c in cs:
-                predicted = np.empty(len(labels), dtype=int)
-                for train, test in folds:
-                    predicted[test] = _fit(x[train], labels[train], c).predict(x[test])
-                scores[Candidate(slot, pooling, c)] = _balanced_accuracy(labels, predicted)
+    grid = [(pooling, slot) for pooling in features for slot in slots]
+    for pooling, slot in tqdm(grid, desc="probe candidates", disable=not progress, leave=False):
+        x = features[pooling][:, slot_index[slot]].numpy()
+        predicted = np.empty((len(cs), len(labels)), dtype=int)
+        for train, test in folds:
+            for row, fitted in enumerate(_fit(x[train], labels[train], cs)):
+                predicted[row, test] = fitted.predict(x[test])
+        for row, c in enumerate(cs):
+            scores[Candidate(slot, pooling, c)] = _balanced_accuracy(labels, predicted[row])
     best = max(scores, key=lambda k: (scores[k], -k.c))
     return Selection(best, scores)
 
@@ -131,7 +139,7 @@ def fit_probe(
     metadata: dict | None = None,
 ) -> Probe:
     x = features[candidate.pooling][:, slot_index[candidate.slot]].numpy()
-    fitted = _fit(x, labels, candidate.c)
+    fitted = _fit(x, labels, [candidate.c])[0]
     return Probe(candidate.slot, candidate.pooling, torch.tensor(fitted.coef, dtype=torch.float32),
                  fitted.intercept, torch.tensor(fitted.mean, dtype=torch.float32),
                  torch.tensor(fitted.scale, dtype=torch.float32), spec, 0.5,
@@ -148,13 +156,15 @@ def nested_predictions(
     cs: Sequence[float] = DEFAULT_C,
     n_folds: int = 5,
     spec: FeatureSpec,
+    progress: bool = False,
 ) -> tuple[np.ndarray, list[Candidate]]:
     """Out-of-fold P(harmful) for every row: in each outer fold (grouped), the slot, pooling
     and C are chosen by an inner grouped CV on the training part only, then fitted there."""
     _check(features, labels, groups)
     probabilities = np.empty(len(labels))
     chosen = []
-    for train, test in _folds(groups, n_folds):
+    outer = _folds(groups, n_folds)
+    for train, test in tqdm(outer, desc="outer folds", disable=not progress, leave=False):
         inner = {name: values[train] for name, values in features.items()}
         selection = select(inner, labels[train], groups[train], slots, slot_index=slot_index,
                            cs=cs, n_folds=n_folds - 1)
