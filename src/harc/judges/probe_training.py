@@ -28,7 +28,7 @@ from harc.errors import HarcError
 from harc.judges.probe import Probe
 from harc.judges.probe_features import FeatureSpec
 
-DEFAULT_C = (0.01, 0.1, 1.0)
+DEFAULT_C = (0.001, 0.003, 0.01, 0.03, 0.1, 1.0)
 PCA_COMPONENTS = 64
 
 
