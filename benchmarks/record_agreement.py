@@ -33,7 +33,10 @@ def main() -> None:
     entries = table.setdefault(args.name, {})
     for kind, part in result["sets"].items():
         overall = part["overall"]
-        entries[SET_NAMES.get(kind, kind)] = {
+        default = "refused" if kind == "xstest" else "harmful"
+        key = SET_NAMES.get(kind, kind) + ("" if part["compared"] == default
+                                           else f" ({part['compared']})")
+        entries[key] = {
             "compared": part["compared"], "n": overall["decided"],
             "undecided": overall["undecided"], "agreement": round(overall["agreement"], 4),
             "kappa": round(overall["kappa"], 4), "fpr": round(overall["fpr"], 4),

@@ -50,6 +50,6 @@ def test_agreement_lookup_and_description(tmp_path):
     assert [e["labels"] for e in measured_agreement("keyword", path)] == ["a", "b"]
     assert measured_agreement("probe", path) == []
     line = describe_agreement("llm-harmbench[Qwen]", path)
-    assert line == ("llm-harmbench[Qwen]: measured agreement with human labels on jbb-judge "
+    assert line == ("llm-harmbench[Qwen]: measured agreement with labels on jbb-judge "
                     "(harmful, n=120): agreement 0.90, kappa 0.75, FPR 0.05, FNR 0.20, 5-fold.")
     assert describe_agreement("probe", path).startswith("probe: agreement not measured")

@@ -102,7 +102,7 @@ def test_footnotes_print_the_measured_agreement(monkeypatch):
     monkeypatch.setattr(measured, "_table", lambda _path: {"llm-harmbench": {"jbb": entry}})
     result = row("base", [attack("direct", [True, False], [True, False])], ["keyword", LLM])
     text = render_table([result])
-    assert (f"{LLM}: measured agreement with human labels on jbb (harmful, n=300): agreement "
+    assert (f"{LLM}: measured agreement with labels on jbb (harmful, n=300): agreement "
             "0.81, kappa 0.60, FPR 0.10, FNR 0.30, JBB judge comparison.") in text
     assert "keyword: agreement not measured" in text
 

@@ -44,7 +44,9 @@ def evaluate_judge(judge: Any, labels: LabelSet, *, compared: str | None = None
                    ) -> dict[str, Any]:
     """The judge's verdicts on every sample, scored; with throughput."""
     started = time.perf_counter()
-    verdicts = judge.judge([s.goal for s in labels.samples], [s.response for s in labels.samples])
+    asked = [s.prompt if getattr(judge, "reads_prompt", False) else s.goal
+             for s in labels.samples]
+    verdicts = judge.judge(asked, [s.response for s in labels.samples])
     seconds = time.perf_counter() - started
     return {**_scored(labels, verdicts, compared), "seconds": seconds,
             "answers_per_second": len(labels.samples) / seconds if seconds > 0 else None,

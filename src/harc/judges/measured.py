@@ -1,4 +1,4 @@
-"""What a judge measures, and how well it has been measured to agree with human labels.
+"""What a judge measures, and how well it has been measured to agree with labels (human, or a reference judge).
 
 Every judge declares ``measures``: ``"compliance"`` for a refusal judge (keyword phrases, the
 first-token refusal probability, the LLM judge's ``refusal`` style): its rate under attack is
@@ -95,4 +95,4 @@ def describe_agreement(judge: str, path: str | Path | None = None) -> str:
              f"{_number(e.get('agreement'))}, kappa {_number(e.get('kappa'))}, FPR "
              f"{_number(e.get('fpr'))}, FNR {_number(e.get('fnr'))}"
              + (f", {e['protocol']}" if e.get("protocol") else "") for e in entries]
-    return f"{judge}: measured agreement with human labels " + "; ".join(parts) + "."
+    return f"{judge}: measured agreement with labels " + "; ".join(parts) + "."

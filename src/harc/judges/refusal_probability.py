@@ -41,6 +41,7 @@ class RefusalProbabilityJudge:
     ``threshold``; ``harmful`` is None (no response is read)."""
 
     name = "refusal_probability"
+    reads_prompt = True  # judged on the prompt the model saw (an attacked one), not the goal
     measures: Literal["compliance", "harm"] = "compliance"  # refusal, not harm
 
     def __init__(

@@ -4,7 +4,7 @@ their mean (headed by what the judge measures: ``Compliance (keyword)`` or ``Har
 benchmark and mean). Then a table with 95% intervals, a table of each row's difference from
 the base row with a paired test on the same prompts (:mod:`harc.report.paired`), and
 footnotes naming the judge, metric, data source and sample size of every column, what each
-judge measures and its measured agreement with human labels, the tests, and the smallest
+judge measures and its measured agreement with labels, the tests, and the smallest
 difference each column's n can detect."""
 
 from __future__ import annotations
