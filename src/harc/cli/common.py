@@ -37,15 +37,23 @@ def add_judge_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--judge", action="append", default=None, metavar="NAME",
         help="harm judge, repeatable (each sample is judged by all; the first is the primary): "
-             "keyword (default; a refusal judge: its rate is the compliance rate, not harm), "
+             "keyword (a refusal judge: its rate is the compliance rate, not harm), "
              "refusal_probability, llm (= llm-harmbench, a harm judge: the harmful rate, "
-             "i.e. ASR), llm-strongreject, llm-refusal, or a registered judge such as probe",
+             "i.e. ASR), llm-strongreject, llm-refusal, or a registered judge such as probe "
+             "(default: keyword, plus probe on the embedded model)",
     )
 
 
-def judge_specs(args: argparse.Namespace) -> list[str]:
-    """The ``--judge`` values, ``["keyword"]`` when none was given."""
-    return list(args.judge or ["keyword"])
+def judge_specs(args: argparse.Namespace, loaded: LoadedModel | None = None) -> list[str]:
+    """The ``--judge`` values; when none was given, the keyword judge, plus the shipped probe
+    when ``loaded`` is the model it reads (see ``harc.evaluation.judging.default_judges``)."""
+    if args.judge:
+        return list(args.judge)
+    if loaded is None:
+        return ["keyword"]
+    from harc.evaluation.judging import default_judges
+
+    return default_judges(loaded.name)
 
 
 def load_from_args(args: argparse.Namespace) -> LoadedModel:

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
                                  trust_remote_code=args.trust_remote_code)
     result = compare(
         loaded, names, suite=_with_batch_size(load_suite(args.suite), args.batch_size),
-        out_dir=args.out, data_root=root, judges=judge_specs(args), judge_model=judge_model,
+        out_dir=args.out, data_root=root, judges=judge_specs(args, loaded), judge_model=judge_model,
         data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
         preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,
         chat=ChatFormat(loaded.tokenizer, raw_template=args.template),

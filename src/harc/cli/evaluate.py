@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         judge_model = load_model(args.judge_model, dtype=args.dtype, device=args.device,
                                  trust_remote_code=args.trust_remote_code)
     result = evaluate(
-        loaded, adapter=args.adapter, suite=suite, data_root=root, judges=judge_specs(args),
+        loaded, adapter=args.adapter, suite=suite, data_root=root, judges=judge_specs(args, loaded),
         judge_model=judge_model, decontaminate_with=args.decontaminate_with, out_dir=args.out,
         method_name=args.method_name, limit_scale=args.limit_scale,
         chat=ChatFormat(loaded.tokenizer, raw_template=args.template),

@@ -96,7 +96,9 @@ def run_demo(
         [*base_inputs, config.model_dump(mode="json")])
     adapter = out / STAGES[2] / "adapter"
 
-    judges = demo_judges(loaded)
+    from harc.evaluation.judging import default_judges
+
+    judges = default_judges(loaded.name)
     eval_common = {"suite": suite, "data_root": root, "chat": chat, "cache_dir": cache_dir,
                    "progress": progress, "decontaminate_with": out / STAGES[2],
                    "judges": judges}
@@ -182,17 +184,6 @@ def _train(loaded: LoadedModel, config: HarcConfig, chat: ChatFormat, folder: Pa
 
     result = train_harc(loaded, config, folder, resume=True, chat=chat, progress=progress)
     return {"steps": result.steps, "slots": result.slots, "seconds": result.seconds}
-
-
-def demo_judges(loaded: LoadedModel) -> list[str]:
-    """The keyword judge (compliance), and the shipped probe (harm) when the model is the one
-    the probe reads (the embedded default); the probe is not valid for other models."""
-    from harc.judges.probe import Probe, shipped_probe_path
-
-    path = shipped_probe_path()
-    if path.is_file() and Probe.load(path).metadata.get("feature_model_name") == loaded.name:
-        return ["keyword", "probe"]
-    return ["keyword"]
 
 
 def _evaluate(loaded: LoadedModel, adapter: Path | None, name: str, folder: Path,

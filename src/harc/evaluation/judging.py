@@ -86,6 +86,18 @@ def build_judge(spec: str, *, grader: Any, grader_name: str, model: Any, tokeniz
         return f"{spec}[{judge_model.name}]", judge
 
 
+def default_judges(model_name: str) -> list[str]:
+    """The judges used when none is named: the keyword judge (compliance), plus the shipped
+    probe (harm) when the model is the one the probe reads (the embedded default); the probe
+    is not valid for other models."""
+    from harc.judges.probe import Probe, shipped_probe_path
+
+    path = shipped_probe_path()
+    if path.is_file() and Probe.load(path).metadata.get("feature_model_name") == model_name:
+        return ["keyword", "probe"]
+    return ["keyword"]
+
+
 def _probe_judge(model: Any, tokenizer: Any, model_name: str | None) -> Any:
     """The shipped probe; it reads the model under test's own weights, adapters switched off,
     when that model is the probe's feature model, and loads its feature model otherwise."""
