@@ -38,7 +38,7 @@ def test_judge_eval_rejects_bad_input(tmp_path, capsys) -> None:
     empty.write_text("")
     assert main(["judge-eval", "--judge", "keyword", "--labels", str(empty),
                  "--out", str(tmp_path / "o")]) == 2
-    assert "no records" in capsys.readouterr().err
+    assert "file is empty" in capsys.readouterr().err
     assert main(["judge-eval", "--judge", "nope", "--labels", str(_jbb(tmp_path)),
                  "--out", str(tmp_path / "o")]) == 2
     assert main(["judge-eval", "--judge", "keyword", "--cross-validate", "--labels",

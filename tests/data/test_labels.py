@@ -53,8 +53,8 @@ def test_the_shipped_gold_set_loads() -> None:
 
 
 @pytest.mark.parametrize(("content", "message"), [
-    ("", "no records"),
-    ("{not json\n", "not JSON"),
+    ("", "file is empty"),
+    ("{not json\n", "malformed JSON"),
     ('[1, 2]\n', "expected a JSON object"),
     (json.dumps({**JBB, "jailbroken": "yes"}) + "\n", "true or false"),
     (json.dumps({"goal": "g", "prompt": "p", "response": "r", "label": "bad"}) + "\n",

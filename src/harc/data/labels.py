@@ -22,6 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
+from harc.data.readers import read_jsonl
 from harc.errors import DataError
 
 LabelKind = Literal["jbb", "xstest", "gold"]
@@ -61,21 +62,6 @@ class LabelSet:
 
 def gold_path() -> Path:
     return Path(str(resources.files("harc.data").joinpath("gold", "gold_labels.jsonl")))
-
-
-def _jsonl(path: Path) -> list[dict[str, Any]]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise DataError(f"{path}:{number}: not JSON ({error.msg})") from error
-        if not isinstance(row, dict):
-            raise DataError(f"{path}:{number}: expected a JSON object")
-        rows.append(row)
-    return rows
 
 
 def _need(row: dict[str, Any], keys: Iterable[str], where: str) -> None:
@@ -140,7 +126,7 @@ def load_labels(path: str | Path | None = None, kind: LabelKind | None = None) -
     if kind == "xstest":
         samples = _xstest(target)
     else:
-        rows = _jsonl(target)
+        rows = [row.data for row in read_jsonl(target)]
         if not rows:
             raise DataError(f"{target}: no records")
         detected: LabelKind = "jbb" if "jailbroken" in rows[0] else "gold"
