@@ -136,3 +136,14 @@ def test_grouped_folds_need_enough_groups() -> None:
     features, labels, groups = _synthetic(n_groups=3)
     with pytest.raises(HarcError, match="at least 5 groups"):
         select(features, labels, groups, [10], slot_index={10: 0})
+
+
+def test_shipped_probe_is_a_default_judge_only_for_its_model() -> None:
+    from harc.evaluation.judging import default_judges
+    from harc.judges.probe import shipped_probe_path
+
+    shipped = Probe.load(shipped_probe_path())
+    assert shipped.coef.shape == (896,) and shipped.pooling in POOLINGS
+    assert shipped.metadata["cross_validated"]["gold"]["n"] >= 200
+    assert default_judges(shipped.metadata["feature_model_name"]) == ["keyword", "probe"]
+    assert default_judges("tiny") == ["keyword"]
