@@ -1,4 +1,5 @@
-"""Helpers for the classifier-judge tests: capture what a model is fed, score by hand."""
+"""Helpers for the classifier-judge tests: write template files, capture what a model is fed,
+score by hand."""
 
 from __future__ import annotations
 
@@ -6,6 +7,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import torch
+
+
+def template_file(tmp_path, text: str, name: str = "template.txt") -> str:
+    """Writes ``text`` to ``tmp_path / name`` (UTF-8) and returns the path as a string."""
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return str(path)
 
 
 @contextmanager

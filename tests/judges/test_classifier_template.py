@@ -6,7 +6,7 @@ import pytest
 
 from harc.errors import HarcError
 from harc.judges import TemplateClassifierJudge, count_undecided, get_judge
-from tests.judges.classifier_helpers import captured_inputs, hand_ratio, nan_logits
+from tests.judges.classifier_helpers import captured_inputs, hand_ratio, nan_logits, template_file
 from tests.tiny import tiny_model, tiny_tokenizer
 
 TEMPLATE = (
@@ -19,16 +19,10 @@ RESPONSES = ["Sure, here is how: first, mix", "Hi! How can I help?", ""]
 LONG = "The quick brown fox jumps over the lazy dog. " * 30
 
 
-def _file(tmp_path, text, name="classifier.txt"):
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return str(path)
-
-
 @pytest.fixture
 def judge(tmp_path):
     return TemplateClassifierJudge(
-        tiny_model("llama"), tiny_tokenizer(None), template_path=_file(tmp_path, TEMPLATE)
+        tiny_model("llama"), tiny_tokenizer(None), template_path=template_file(tmp_path, TEMPLATE)
     )
 
 
@@ -37,7 +31,7 @@ def test_filled_text_is_template_with_truncated_generation(tmp_path):
     judge = TemplateClassifierJudge(
         tiny_model("llama"),
         tokenizer,
-        template_path=_file(tmp_path, TEMPLATE),
+        template_path=template_file(tmp_path, TEMPLATE),
         max_response_tokens=7,
     )
     ids = tokenizer(LONG, add_special_tokens=False)["input_ids"]
@@ -78,7 +72,7 @@ def test_score_is_softmax_ratio_of_yes_no(judge):
 
 @pytest.mark.parametrize("arch", ["llama", "qwen2", "gemma2"])
 def test_batched_equals_one_by_one(tmp_path, arch):
-    path = _file(tmp_path, TEMPLATE)
+    path = template_file(tmp_path, TEMPLATE)
     model, tokenizer = tiny_model(arch), tiny_tokenizer(None)
     prompts, responses = [*PROMPTS, "x"], [*RESPONSES, LONG]
     batched = TemplateClassifierJudge(model, tokenizer, template_path=path, batch_size=4)
@@ -96,7 +90,7 @@ def test_batched_equals_one_by_one(tmp_path, arch):
     ],
 )
 def test_bad_template_is_clear_error(tmp_path, text, match):
-    path = _file(tmp_path, text)
+    path = template_file(tmp_path, text)
     with pytest.raises(HarcError, match=match) as error:
         get_judge(
             "template_classifier",
@@ -115,13 +109,15 @@ def test_template_path_is_required():
 def test_context_placeholder(tmp_path):
     model, tokenizer = tiny_model("llama"), tiny_tokenizer(None)
     judge = TemplateClassifierJudge(
-        model, tokenizer, template_path=_file(tmp_path, CONTEXT_TEMPLATE)
+        model, tokenizer, template_path=template_file(tmp_path, CONTEXT_TEMPLATE)
     )
     assert judge.format("B", "G", "C") == "[CONTEXT]: C\n[BEHAVIOR]: B\n[GENERATION]: G\n"
     assert len(judge.judge(["B"], ["G"], contexts=["C"])) == 1
     with pytest.raises(HarcError, match="no context was given"):
         judge.judge(["B"], ["G"])
-    plain = TemplateClassifierJudge(model, tokenizer, template_path=_file(tmp_path, TEMPLATE))
+    plain = TemplateClassifierJudge(
+        model, tokenizer, template_path=template_file(tmp_path, TEMPLATE)
+    )
     with pytest.raises(HarcError, match="has no \\{context\\}"):
         plain.judge(["B"], ["G"], contexts=["C"])
 
@@ -141,7 +137,7 @@ def test_nan_logits_and_shared_first_token(judge):
 
 
 def test_describe(tmp_path):
-    path = _file(tmp_path, TEMPLATE)
+    path = template_file(tmp_path, TEMPLATE)
     judge = get_judge(
         "template_classifier",
         model=tiny_model("llama"),

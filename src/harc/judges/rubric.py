@@ -24,11 +24,11 @@ from typing import Any
 from harc.errors import HarcError
 from harc.judges.base import Verdict, check_lengths, register_judge
 from harc.judges.classifier_common import (
+    ModelJudge,
     greedy_generate,
     pad_token_id,
+    prompt_template_file,
     render_chat,
-    resolve_model_name,
-    stop_ids_for,
     truncate_response,
     unparseable,
 )
@@ -36,15 +36,18 @@ from harc.judges.llm_prompts import parse_rubric
 from harc.judges.templates import (
     PromptTemplate,
     load_chat_template,
-    load_prompt_template,
     read_text_file,
     sha256_text,
 )
 
 
 @register_judge("rubric")
-class RubricJudge:
-    """Generated rubric scores of a grader model prompted with a template file."""
+class RubricJudge(ModelJudge):
+    """Generated rubric scores of a grader model prompted with a template file.
+
+    Takes, besides its own keywords, those of :class:`~harc.judges.classifier_common.ModelJudge`
+    (``template_path``, required here, ``threshold``, ``batch_size``, ``model_name``).
+    """
 
     name = "rubric"
     measures = "harm"
@@ -54,30 +57,15 @@ class RubricJudge:
         model: Any,
         tokenizer: Any,
         *,
-        template_path: str | None = None,
-        threshold: float = 0.5,
-        batch_size: int = 8,
-        model_name: str | None = None,
         chat: bool = True,
         system_path: str | None = None,
         chat_template_path: str | None = None,
         max_new_tokens: int = 512,
         max_response_tokens: int | None = None,
         add_special_tokens: bool = True,
+        **shared: Any,
     ) -> None:
-        if model is None or tokenizer is None:
-            raise HarcError("rubric needs model= and tokenizer=")
-        if template_path is None:
-            raise HarcError(
-                "rubric needs template_path= a prompt-template file with {behavior} and "
-                "{generation}"
-            )
-        self.model = model
-        self.tokenizer = tokenizer
-        self.template = load_prompt_template(template_path, optional=())
-        self.threshold = float(threshold)
-        self.batch_size = batch_size
-        self.model_name = resolve_model_name(model, model_name)
+        super().__init__(model, tokenizer, **shared)
         self.chat = chat
         self.chat_template: PromptTemplate | None = (
             load_chat_template(tokenizer, chat_template_path) if chat else None
@@ -90,9 +78,10 @@ class RubricJudge:
         self.max_response_tokens = max_response_tokens
         self.add_special_tokens = add_special_tokens
         self.pad_id = pad_token_id(tokenizer)
-        self.stop_ids = stop_ids_for(
-            tokenizer, model, self.chat_template.text if self.chat_template else None
-        )
+        self.stop_ids = self._stop_ids(self.chat_template.text if self.chat_template else None)
+
+    def _load_template(self, path: str | None) -> PromptTemplate:
+        return prompt_template_file(self.name, path, optional=())
 
     def format(self, prompt: str, response: str) -> str:
         """The filled template for one item (response truncated first)."""
@@ -142,11 +131,7 @@ class RubricJudge:
 
     def describe(self) -> dict[str, Any]:
         return {
-            "name": self.name,
-            "model_name": self.model_name,
-            "template": self.template.path,
-            "template_sha256": self.template.sha256,
-            "format": "chat template" if self.chat else "raw",
+            **self._describe("chat template" if self.chat else "raw"),
             "chat_template": self.chat_template.path if self.chat_template else None,
             "chat_template_sha256": self.chat_template.sha256 if self.chat_template else None,
             "system": self.system_path,
