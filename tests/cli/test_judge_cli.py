@@ -70,3 +70,18 @@ def test_judge_train_then_eval_probe(tmp_path) -> None:
     scored = json.loads((cv / "judge_eval.json").read_text())
     assert scored["describe"]["protocol"].startswith("nested grouped 5-fold")
     assert len(scored["chosen"]) == 5
+
+
+def test_judge_eval_drives_a_template_classifier(tmp_path) -> None:
+    model_dir = tmp_path / "tiny"
+    tiny_model("qwen2").save_pretrained(model_dir)
+    tiny_tokenizer().save_pretrained(model_dir)
+    template = tmp_path / "template.txt"
+    template.write_text("Behavior: {behavior}\nGeneration: {generation}\nAnswer:")
+    out = tmp_path / "eval"
+    assert main(["judge-eval", "--judge", "template_classifier", "--judge-model", str(model_dir),
+                 "--judge-template", str(template), "--labels", str(_jbb(tmp_path)),
+                 "--out", str(out)]) == 0
+    result = json.loads((out / "judge_eval.json").read_text())
+    assert result["describe"]["template_sha256"] and result["describe"]["format"] == "raw"
+    assert result["sets"]["jbb"]["overall"]["n"] == 18

@@ -92,9 +92,10 @@ def build_judge(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     offered = {"model": loaded.model, "tokenizer": loaded.tokenizer,
                "template_path": args.judge_template, "threshold": args.threshold,
                "batch_size": args.batch_size, "model_name": loaded.name}
-    accepted = set(inspect.signature(judge_factory(name)).parameters)
+    parameters = inspect.signature(judge_factory(name)).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
     kwargs = {k: v for k, v in offered.items()
-              if v is not None and (k in accepted or k in ("model", "tokenizer"))}
+              if v is not None and (takes_any or k in parameters or k in ("model", "tokenizer"))}
     judge = get_judge(name, **kwargs)
     describe = getattr(judge, "describe", None)
     return judge, describe() if callable(describe) else {"name": name, "model": loaded.name}
