@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from pathlib import Path
 
 from harc.io import write_json_atomic
 
 TABLE = Path(__file__).resolve().parents[1] / "src" / "harc" / "judges" / "measured_agreement.json"
 SET_NAMES = {"jbb": "jbb_judge_labels", "xstest": "xstest_v2_human", "gold": "harc_gold"}
+
+
+def _number(value: float) -> float | None:
+    """Rounded, and None for NaN (e.g. an FNR with no positives), which JSON cannot hold."""
+    return None if math.isnan(value) else round(value, 4)
 
 
 def main() -> None:
@@ -38,9 +44,9 @@ def main() -> None:
                                            else f" ({part['compared']})")
         entries[key] = {
             "compared": part["compared"], "n": overall["decided"],
-            "undecided": overall["undecided"], "agreement": round(overall["agreement"], 4),
-            "kappa": round(overall["kappa"], 4), "fpr": round(overall["fpr"], 4),
-            "fnr": round(overall["fnr"], 4), "protocol": protocol,
+            "undecided": overall["undecided"], "agreement": _number(overall["agreement"]),
+            "kappa": _number(overall["kappa"]), "fpr": _number(overall["fpr"]),
+            "fnr": _number(overall["fnr"]), "protocol": protocol,
             "limit": result.get("limit"), "command": args.command}
         print(f"{args.name} on {kind}: agreement {overall['agreement']:.3f}, "
               f"FPR {overall['fpr']:.3f}, FNR {overall['fnr']:.3f}")
