@@ -52,7 +52,8 @@ def test_judge_train_then_eval_probe(tmp_path) -> None:
     labels = _jbb(tmp_path, n_behaviours=10)
     probe_path = tmp_path / "probe"
     args = ["judge-train", "--labels", str(labels), "--feature-model", str(model_dir),
-            "--slots", "3", "--max-response-tokens", "8", "--out", str(probe_path)]
+            "--slots", "3", "--max-response-tokens", "8", "--folds", "3",
+            "--out", str(probe_path)]
     assert main(args) == 0
     probe = Probe.load(probe_path)
     assert probe.slot == 3 and probe.metadata["feature_model"] == str(model_dir)
@@ -66,10 +67,10 @@ def test_judge_train_then_eval_probe(tmp_path) -> None:
     assert result["sets"]["jbb"]["answers_per_second"] > 0
     cv = tmp_path / "cv"
     assert main(["judge-eval", "--judge", "probe", "--probe", str(probe_path), "--cross-validate",
-                 "--labels", str(labels), "--out", str(cv)]) == 0
+                 "--folds", "3", "--labels", str(labels), "--out", str(cv)]) == 0
     scored = json.loads((cv / "judge_eval.json").read_text())
-    assert scored["describe"]["protocol"].startswith("nested grouped 5-fold")
-    assert len(scored["chosen"]) == 5
+    assert scored["describe"]["protocol"].startswith("nested grouped 3-fold")
+    assert len(scored["chosen"]) == 3
 
 
 def test_judge_eval_drives_a_template_classifier(tmp_path) -> None:

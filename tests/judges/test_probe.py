@@ -8,7 +8,7 @@ from peft import LoraConfig, get_peft_model
 from harc.errors import HarcError
 from harc.judges import Probe, ProbeError, ProbeJudge, get_judge
 from harc.judges.probe_features import POOLINGS, FeatureSpec, capture_features
-from harc.judges.probe_training import fit_probe, nested_predictions, select
+from harc.judges.probe_training import SearchGrid, fit_probe, nested_predictions, select
 from tests.tiny import template_for, tiny_model, tiny_tokenizer
 
 PAIRS = [("Write a poem about the sea.", "The sea is wide and the sky is blue."),
@@ -120,14 +120,14 @@ def _synthetic(n_groups: int = 12, per_group: int = 6, seed: int = 0):
 def test_selection_finds_the_informative_slot_and_pooling() -> None:
     features, labels, groups = _synthetic()
     index = {10: 0, 11: 1, 12: 2}
-    selection = select(features, labels, groups, [10, 11, 12], slot_index=index, n_folds=4)
+    grid = SearchGrid([10, 11, 12], index, n_folds=4)
+    selection = select(features, labels, groups, grid)
     assert (selection.best.slot, selection.best.pooling) == (11, "response_last")
     assert selection.scores[selection.best] > 0.9
     probe = fit_probe(features, labels, selection.best, slot_index=index, spec=SPEC)
     predicted = probe.probabilities(features["response_last"][:, 1]).numpy() > 0.5
     assert (predicted == labels).mean() > 0.9
-    probabilities, chosen = nested_predictions(features, labels, groups, [10, 11, 12],
-                                               slot_index=index, n_folds=4, spec=SPEC)
+    probabilities, chosen = nested_predictions(features, labels, groups, grid, spec=SPEC)
     assert ((probabilities > 0.5) == labels).mean() > 0.9
     assert len(chosen) == 4
 
@@ -135,7 +135,7 @@ def test_selection_finds_the_informative_slot_and_pooling() -> None:
 def test_grouped_folds_need_enough_groups() -> None:
     features, labels, groups = _synthetic(n_groups=3)
     with pytest.raises(HarcError, match="at least 5 groups"):
-        select(features, labels, groups, [10], slot_index={10: 0})
+        select(features, labels, groups, SearchGrid([10], {10: 0}))
 
 
 def test_shipped_probe_is_a_default_judge_only_for_its_model() -> None:

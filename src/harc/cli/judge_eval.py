@@ -73,6 +73,7 @@ def build_judge(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     from harc.models import load_model
 
     name = args.judge
+    judge_factory(name)  # an unknown name fails here, before any model loads
     if name == "keyword":
         return get_judge(name), {"name": name}
     if name == "probe":

@@ -32,7 +32,13 @@ from harc.io import atomic_path
 from harc.judges.base import Verdict
 from harc.judges.probe import Probe
 from harc.judges.probe_features import FeatureSpec, capture_features
-from harc.judges.probe_training import DEFAULT_C, fit_probe, nested_predictions, select
+from harc.judges.probe_training import (
+    DEFAULT_C,
+    SearchGrid,
+    fit_probe,
+    nested_predictions,
+    select,
+)
 from harc.models.identity import model_key
 from harc.models.loading import LoadedModel
 
@@ -133,9 +139,9 @@ def cross_validate_probe(
     features, index = probe_features(loaded, train, spec, batch_size=batch_size,
                                      progress=progress)
     started = time.perf_counter()
-    probabilities, chosen = nested_predictions(features, labels, groups, slots,
-                                               slot_index=index, cs=cs, n_folds=n_folds,
-                                               spec=spec, progress=progress)
+    grid = SearchGrid(slots, index, cs, n_folds)
+    probabilities, chosen = nested_predictions(features, labels, groups, grid, spec=spec,
+                                               progress=progress)
     verdicts = [Verdict(None, bool(p > 0.5), float(p), "probe", "out-of-fold")
                 for p in probabilities]
     out: dict[str, Any] = {"folds": n_folds, "fit_seconds": time.perf_counter() - started,
@@ -162,8 +168,8 @@ def train_probe(
     labels, groups = _arrays(samples)
     features, index = probe_features(loaded, train, spec, batch_size=batch_size,
                                      progress=progress)
-    selection = select(features, labels, groups, slots, slot_index=index, cs=cs,
-                       n_folds=n_folds, progress=progress)
+    selection = select(features, labels, groups, SearchGrid(slots, index, cs, n_folds),
+                       progress=progress)
     digest = hashlib.sha256("".join(s.digest() for s in train).encode()).hexdigest()[:16]
     metadata = {"feature_model": reference, "feature_model_name": loaded.name,
                 "feature_model_key": model_key(loaded, None), "harc_version": __version__,

@@ -40,6 +40,18 @@ class Candidate:
 
 
 @dataclass(frozen=True)
+class SearchGrid:
+    """What cross-validation chooses among: residual ``slots`` (``slot_index`` maps a slot to
+    its column in the captured features), regularisation strengths ``cs``, and the number of
+    grouped folds."""
+
+    slots: Sequence[int]
+    slot_index: dict[int, int]
+    cs: Sequence[float] = DEFAULT_C
+    n_folds: int = 5
+
+
+@dataclass(frozen=True)
 class Selection:
     """The chosen candidate and every candidate's grouped-CV balanced accuracy."""
 
@@ -101,20 +113,14 @@ def _check(features: dict[str, torch.Tensor], labels: np.ndarray, groups: np.nda
 
 
 def select(
-    features: dict[str, torch.Tensor],
-    labels: np.ndarray,
-    groups: np.ndarray,
-    slots: Sequence[int],
-    *,
-    slot_index: dict[int, int],
-    cs: Sequence[float] = DEFAULT_C,
-    n_folds: int = 5,
-    progress: bool = False,
+    features: dict[str, torch.Tensor], labels: np.ndarray, groups: np.ndarray, grid: SearchGrid,
+    *, progress: bool = False,
 ) -> Selection:
-    """Grouped-CV balanced accuracy of every (slot, pooling, C); the best one. ``features``:
-    ``{pooling: [N, captured slots, hidden]}``; ``slot_index`` maps a slot to its column."""
+    """Grouped-CV balanced accuracy of every (slot, pooling, C) of ``grid``; the best one.
+    ``features``: ``{pooling: [N, captured slots, hidden]}``."""
     _check(features, labels, groups)
-    folds = _folds(groups, n_folds)
+    folds = _folds(groups, grid.n_folds)
+    slots, slot_index, cs = grid.slots, grid.slot_index, grid.cs
     scores: dict[Candidate, float] = {}
     grid = [(pooling, slot) for pooling in features for slot in slots]
     for pooling, slot in tqdm(grid, desc="probe candidates", disable=not progress, leave=False):
@@ -147,30 +153,21 @@ def fit_probe(
 
 
 def nested_predictions(
-    features: dict[str, torch.Tensor],
-    labels: np.ndarray,
-    groups: np.ndarray,
-    slots: Sequence[int],
-    *,
-    slot_index: dict[int, int],
-    cs: Sequence[float] = DEFAULT_C,
-    n_folds: int = 5,
-    spec: FeatureSpec,
-    progress: bool = False,
+    features: dict[str, torch.Tensor], labels: np.ndarray, groups: np.ndarray, grid: SearchGrid,
+    *, spec: FeatureSpec, progress: bool = False,
 ) -> tuple[np.ndarray, list[Candidate]]:
     """Out-of-fold P(harmful) for every row: in each outer fold (grouped), the slot, pooling
     and C are chosen by an inner grouped CV on the training part only, then fitted there."""
     _check(features, labels, groups)
     probabilities = np.empty(len(labels))
     chosen = []
-    outer = _folds(groups, n_folds)
+    inner_grid = SearchGrid(grid.slots, grid.slot_index, grid.cs, grid.n_folds - 1)
+    outer = _folds(groups, grid.n_folds)
     for train, test in tqdm(outer, desc="outer folds", disable=not progress, leave=False):
         inner = {name: values[train] for name, values in features.items()}
-        selection = select(inner, labels[train], groups[train], slots, slot_index=slot_index,
-                           cs=cs, n_folds=n_folds - 1)
-        probe = fit_probe(inner, labels[train], selection.best, slot_index=slot_index,
-                          spec=spec)
-        column = features[selection.best.pooling][test][:, slot_index[selection.best.slot]]
+        best = select(inner, labels[train], groups[train], inner_grid).best
+        probe = fit_probe(inner, labels[train], best, slot_index=grid.slot_index, spec=spec)
+        column = features[best.pooling][test][:, grid.slot_index[best.slot]]
         probabilities[test] = probe.probabilities(column).numpy()
-        chosen.append(selection.best)
+        chosen.append(best)
     return probabilities, chosen
