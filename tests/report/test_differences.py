@@ -92,7 +92,7 @@ def test_multi_judge_columns_are_named_by_what_they_measure():
     first = text.split("\n")[2]
     assert first == "| base | 0.75 | 0.75 | 0.25 | 0.25 |"
     assert "Harmful (llm-harmbench): the harmful rate" in text and "paper's ASR" in text
-    assert f"{LLM}: agreement not measured" in text
+    assert f"{LLM}: measured agreement with labels on" in text
     assert "Difference vs" not in text  # one row: nothing to compare
 
 
