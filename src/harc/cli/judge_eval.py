@@ -114,14 +114,13 @@ def run(args: argparse.Namespace) -> int:
         if args.judge != "probe":
             raise HarcError("--cross-validate trains the judge in folds: only for --judge probe")
         from harc.judges.probe import Probe, shipped_probe_path
-        from harc.judges.probe_features import FeatureSpec
         from harc.models import load_model
 
         template = Probe.load(args.probe or shipped_probe_path())
         reference = args.judge_model or template.metadata.get("feature_model", "embedded:default")
         loaded = load_model(reference, dtype=args.dtype, device=args.device)
         slots = template.metadata.get("candidate_slots") or [template.slot]
-        cv = cross_validate_probe(loaded, label_sets, FeatureSpec(**vars(template.spec)),
+        cv = cross_validate_probe(loaded, label_sets, template.spec,
                                   slots=slots, n_folds=args.folds, batch_size=args.batch_size)
         results.update(describe={"name": "probe", "protocol": f"nested grouped {args.folds}-fold "
                                  "cross-validation", "feature_model": loaded.name,
