@@ -1,20 +1,36 @@
-"""Generated tokens/s: harc's batched Generator vs a naive one-prompt-at-a-time loop.
+"""Greedy decoding speed of harc's Generator, per dtype, as a fraction of this machine's limits.
 
-    python benchmarks/generation.py                 # the embedded default model
-    python benchmarks/generation.py --model tiny    # a tiny random model (no download)
+    python benchmarks/generation.py                                  # embedded model, fp32 + bf16
+    python benchmarks/generation.py --adapter runs/demo/03-train/adapter   # + LoRA rows
+    python benchmarks/generation.py --model tiny --n-prompts 8       # smoke run (no download)
+    python benchmarks/generation.py --naive                          # + one-prompt-at-a-time loop
 
-Both sides decode greedily with a KV cache and stop at the same tokens; the Generator's disk
-cache goes to a temporary folder so every prompt is really generated. Tokens are counted by
-re-tokenizing each decoded output, the same way for both. Writes
-``runs/benchmarks/generation.json`` atomically.
+Every row decodes the same prompts greedily (``--max-new-tokens``, ``--batch-size``); the
+Generator's disk cache goes to a temporary folder so everything is really generated. Per row:
+
+* tokens/s of useful output (tokens counted by re-tokenizing each decoded answer);
+* prefill and decode seconds apart (the prefill is timed by a 1-token run of the same batches);
+* decode FLOP/s (2 x matmul parameters x rows x steps, finished rows included, since the
+  hardware computes them) as a fraction of the measured bf16 / fp32 matmul peak, and the
+  weight bytes read per decode step as a fraction of the measured memory bandwidth
+  (``benchmarks/roofline.py``, run first);
+* greedy agreement with the first row: identical answers, and the mean share of the
+  reference's characters up to the first difference.
+
+``--adapter`` adds the LoRA model two ways: PEFT's unmerged adapter (what evaluation uses),
+and the adapter folded into a copy of the weights (measured, not adopted). Each dtype runs in
+its own process. Writes ``runs/benchmarks/generation.json`` atomically.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +38,11 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from harc.generation import GenerationSettings, Generator  # noqa: E402
 from harc.io import write_json_atomic  # noqa: E402
+from roofline import load_limits, peak_bandwidth, peak_flops  # noqa: E402
 
 TOPICS = [
     "the water cycle", "how vaccines work", "the history of the printing press",
@@ -45,92 +63,200 @@ def make_prompts(n: int) -> list[str]:
     return [STYLES[i % len(STYLES)].format(t=TOPICS[i % len(TOPICS)]) for i in range(n)]
 
 
-def load(name: str) -> tuple[Any, Any, str]:
+def load(name: str, dtype: str) -> tuple[Any, Any, str]:
     if name == "tiny":
         from tests.tiny import template_for, tiny_model, tiny_tokenizer
 
+        from harc.models.loading import resolve_dtype
+
         tokenizer = tiny_tokenizer(template_for("qwen2"))
-        return tiny_model("qwen2", num_layers=4), tokenizer, "tiny-qwen2"
+        model = tiny_model("qwen2", num_layers=4).to(resolve_dtype(dtype))
+        return model, tokenizer, "tiny-qwen2"
     from harc.models import load_default
 
-    loaded = load_default()
+    loaded = load_default(dtype=dtype)
     return loaded.model, loaded.tokenizer, loaded.name
 
 
-def naive_loop(
-    generator: Generator, prompts: list[str], settings: GenerationSettings
-) -> list[str]:
-    """One ``model.generate`` call per prompt, same decoding config as the Generator."""
-    model, tokenizer = generator.model, generator.tokenizer
-    device = next(model.parameters()).device
-    config = generator.generation_config(settings)
-    outputs = []
-    for prompt in prompts:
-        text = generator.chat.format(prompt)
-        ids = tokenizer(text, add_special_tokens=False, return_tensors="pt")["input_ids"]
-        with torch.inference_mode():
-            out = model.generate(input_ids=ids.to(device), generation_config=config)
-        outputs.append(generator.decode_new_tokens(out[0, ids.shape[1] :].tolist()))
-    return outputs
+def matmul_parameters(model: Any) -> tuple[int, int]:
+    """(parameters of every linear layer in the decoder blocks, of the LM head)."""
+    head = model.get_output_embeddings()
+    body = sum(
+        module.weight.numel()
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear) and module is not head
+    )
+    return body, head.weight.numel()
 
 
-def count_tokens(tokenizer: Any, texts: list[str]) -> int:
-    return sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts)
+def weight_bytes(model: Any) -> int:
+    """Bytes of the weights one decode step reads (the input embedding reads one row only)."""
+    embedding = model.get_input_embeddings().weight
+    tied = embedding.data_ptr() == model.get_output_embeddings().weight.data_ptr()
+    total = sum(p.numel() * p.element_size() for p in model.parameters())
+    return total if tied else total - embedding.numel() * embedding.element_size()
+
+
+def decode_steps(generator: Generator, outputs: list[str], texts: list[str],
+                 batch_size: int) -> int:
+    """Rows x steps the decode loop ran: each length-sorted batch runs until its longest
+    answer (plus the stop token) is out."""
+    tokenizer = generator.tokenizer
+    lengths = {text: len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in texts}
+    order = sorted(range(len(texts)), key=lambda i: -lengths[texts[i]])
+    total = 0
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        longest = max(len(tokenizer(outputs[i], add_special_tokens=False)["input_ids"])
+                      for i in batch)
+        total += len(batch) * longest
+    return total
+
+
+def timed(run: Callable[[], list[str]]) -> tuple[list[str], float]:
+    start = time.perf_counter()
+    outputs = run()
+    return outputs, time.perf_counter() - start
+
+
+def agreement(reference: list[str], outputs: list[str]) -> dict[str, float]:
+    """Identical answers, and the mean share of each reference answer's characters before the
+    first difference (1 for an identical answer)."""
+    identical = sum(a == b for a, b in zip(reference, outputs, strict=True))
+    shares = []
+    for ref, out in zip(reference, outputs, strict=True):
+        common = next((i for i, (x, y) in enumerate(zip(ref, out, strict=False)) if x != y),
+                      min(len(ref), len(out)))
+        shares.append(1.0 if ref == out else common / max(len(ref), 1))
+    return {"identical": identical, "n": len(reference),
+            "mean_shared_prefix": sum(shares) / len(shares)}
+
+
+def measure_row(label: str, model: Any, tokenizer: Any, prompts: list[str],
+                settings: GenerationSettings, limits: dict[str, Any] | None,
+                dtype: torch.dtype) -> tuple[dict[str, Any], list[str]]:
+    with tempfile.TemporaryDirectory() as cache_dir:
+        generator = Generator(model, tokenizer, cache_dir=Path(cache_dir), progress=False)
+        generator.generate(prompts[:2], GenerationSettings(max_new_tokens=2))  # warm-up
+        texts = [generator.chat.format(prompt) for prompt in prompts]
+        prefill_settings = GenerationSettings(max_new_tokens=1, batch_size=settings.batch_size)
+        generator.cache_dir = Path(cache_dir) / "prefill"
+        _, prefill_seconds = timed(lambda: generator.generate(prompts, prefill_settings))
+        generator.cache_dir = Path(cache_dir) / "full"
+        outputs, seconds = timed(lambda: generator.generate(prompts, settings))
+        rows_steps = decode_steps(generator, outputs, texts, settings.batch_size)
+    tokens = sum(len(tokenizer(text, add_special_tokens=False)["input_ids"]) for text in outputs)
+    decode_seconds = max(seconds - prefill_seconds, 1e-9)
+    body, head = matmul_parameters(model)
+    decode_flops = 2 * (body + head) * rows_steps / decode_seconds
+    batches = -(-len(prompts) // settings.batch_size)
+    steps = rows_steps / settings.batch_size  # approximate when the last batch is short
+    bandwidth = weight_bytes(model) * steps / decode_seconds
+    name = str(dtype).removeprefix("torch.")
+    peak, band = peak_flops(limits, name), peak_bandwidth(limits)
+    row = {
+        "row": label, "dtype": name, "seconds": seconds, "tokens": tokens,
+        "tokens_per_s": tokens / seconds, "prefill_seconds": prefill_seconds,
+        "decode_seconds": decode_seconds, "batches": batches, "rows_x_steps": rows_steps,
+        "decode_flops_per_s": decode_flops, "weight_bytes_per_s": bandwidth,
+        "fraction_of_matmul_peak": decode_flops / peak if peak else None,
+        "fraction_of_bandwidth": bandwidth / band if band else None,
+    }
+    return row, outputs
+
+
+def worker(args: argparse.Namespace, dtype_name: str) -> dict[str, Any]:
+    """Every row of one dtype, in this process."""
+    limits = load_limits()
+    prompts = make_prompts(args.n_prompts)
+    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
+    model, tokenizer, name = load(args.model, dtype_name)
+    dtype = next(model.parameters()).dtype
+    variants: list[tuple[str, Any, GenerationSettings]] = [("base", model, settings)]
+    if args.naive:
+        variants.append(("base, batch 1", model, GenerationSettings(
+            max_new_tokens=args.max_new_tokens, batch_size=1)))
+    rows, outputs = [], {}
+
+    def measure(label: str, target: Any, row_settings: GenerationSettings) -> None:
+        row, answers = measure_row(f"{label} {dtype_name}", target, tokenizer, prompts,
+                                   row_settings, limits, dtype)
+        rows.append(row)
+        outputs[label] = answers
+
+    for label, target, row_settings in variants:
+        measure(label, target, row_settings)
+    if args.adapter is not None:  # after the base rows: PEFT injects its layers into ``model``
+        import copy
+
+        from peft import PeftModel
+
+        peft_model = PeftModel.from_pretrained(model, str(args.adapter)).eval()
+        measure("LoRA unmerged", peft_model, settings)
+        # Measured and not adopted: folding the adapter into a copy of the weights saves the
+        # per-layer adapter matmuls, but in bf16 the fold rounds the small LoRA delta into
+        # bf16 weights and changes greedy answers (see the agreement column).
+        measure("LoRA merged copy", copy.deepcopy(peft_model).merge_and_unload().eval(),
+                settings)
+    return {"model": name, "rows": rows, "outputs": outputs}
 
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", default="default", choices=["default", "tiny"])
-    parser.add_argument("--n-prompts", type=int, default=16)
+    parser.add_argument("--dtypes", default="float32,bfloat16")
+    parser.add_argument("--n-prompts", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--batch-size", type=int, default=8)
-    default_out = ROOT / "runs" / "benchmarks" / "generation.json"
-    parser.add_argument("--out", type=Path, default=default_out)
+    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--adapter", type=Path, default=None)
+    parser.add_argument("--naive", action="store_true", help="add a one-prompt-per-call row")
+    parser.add_argument("--out", type=Path,
+                        default=ROOT / "runs" / "benchmarks" / "generation.json")
+    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-
-    model, tokenizer, name = load(args.model)
-    prompts = make_prompts(args.n_prompts)
-    settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    rows = []
-    with tempfile.TemporaryDirectory() as cache_dir:
-        generator = Generator(model, tokenizer, cache_dir=Path(cache_dir), progress=False)
-        naive_loop(generator, prompts[:1], GenerationSettings(max_new_tokens=2))  # warm-up
-        runs = {
-            "naive_loop": lambda: naive_loop(generator, prompts, settings),
-            f"generator_batch{args.batch_size}": lambda: generator.generate(prompts, settings),
-        }
-        results = {}
-        for label, run in runs.items():
-            start = time.perf_counter()
-            outputs = run()
-            seconds = time.perf_counter() - start
-            tokens = count_tokens(tokenizer, outputs)
-            results[label] = outputs
-            rows.append({"method": label, "seconds": seconds, "tokens": tokens,
-                         "tokens_per_s": tokens / seconds})
-    naive, batched = (results[key] for key in runs)
+    if args.worker:
+        print(json.dumps(worker(args, args.worker)))
+        return {}
+    limits = load_limits()
+    if limits is None:
+        print("no runs/benchmarks/roofline.json: run benchmarks/roofline.py for the fractions")
+    rows: list[dict[str, Any]] = []
+    first: dict[str, list[str]] = {}
+    name = args.model
+    passthrough = [a for a in (argv if argv is not None else sys.argv[1:])]
+    for dtype_name in args.dtypes.split(","):
+        # One process per dtype: in one process, bf16 decoding after fp32 ran measured 3x
+        # slower than in a fresh process (allocator / kernel-cache state), which is not what
+        # a user running one dtype sees.
+        completed = subprocess.run([sys.executable, __file__, *passthrough, "--worker", dtype_name],
+                                   capture_output=True, text=True, check=True)
+        result = json.loads(completed.stdout.strip().splitlines()[-1])
+        name = result["model"]
+        for row in result["rows"]:
+            label = row["row"].rsplit(" ", 1)[0]
+            family = "LoRA" if label.startswith("LoRA") else "base"
+            answers = result["outputs"][label]
+            first.setdefault(family, answers)
+            row["agreement_with_first"] = agreement(first[family], answers)
+            rows.append(row)
+            print(f"{row['row']:<30}{row['tokens_per_s']:>9.1f} tok/s  "
+                  f"prefill {row['prefill_seconds']:.1f} s  decode {row['decode_seconds']:.1f} s  "
+                  f"{_fraction(row['fraction_of_matmul_peak'])} of matmul peak, "
+                  f"{_fraction(row['fraction_of_bandwidth'])} of bandwidth; identical to "
+                  f"the first {family} row {row['agreement_with_first']['identical']}/"
+                  f"{args.n_prompts}", flush=True)
     report = {
-        "model": name,
-        "device": str(next(model.parameters()).device),
-        "dtype": str(next(model.parameters()).dtype),
-        "torch_threads": torch.get_num_threads(),
-        "n_prompts": args.n_prompts,
-        "max_new_tokens": args.max_new_tokens,
-        "batch_size": args.batch_size,
-        "rows": rows,
-        "speedup_tokens_per_s": rows[1]["tokens_per_s"] / rows[0]["tokens_per_s"],
-        "identical_outputs": sum(a == b for a, b in zip(naive, batched, strict=True)),
+        "model": name, "torch_threads": torch.get_num_threads(), "n_prompts": args.n_prompts,
+        "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
+        "limits": limits, "rows": rows,
     }
-    print(f"model={name} prompts={args.n_prompts} max_new_tokens={args.max_new_tokens}")
-    print(f"{'method':<20}{'seconds':>10}{'tokens':>10}{'tokens/s':>12}")
-    for row in rows:
-        print(f"{row['method']:<20}{row['seconds']:>10.2f}{row['tokens']:>10}"
-              f"{row['tokens_per_s']:>12.1f}")
-    print(f"speedup {report['speedup_tokens_per_s']:.2f}x; identical greedy outputs "
-          f"{report['identical_outputs']}/{args.n_prompts}")
     write_json_atomic(args.out, report)
     print(f"wrote {args.out}")
     return report
+
+
+def _fraction(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0%}"
 
 
 if __name__ == "__main__":

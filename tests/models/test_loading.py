@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from harc.errors import HarcError
-from harc.models import LoadedModel, load_model
+from harc.models import LoadedModel, load_model, loading
 from harc.models.loading import prepare_tokenizer, resolve_dtype
 from tests.tiny import tiny_model, tiny_tokenizer
 
@@ -22,7 +22,7 @@ def saved_llama(tmp_path: Path) -> Path:
 
 
 def test_load_local_directory(saved_llama: Path) -> None:
-    loaded = load_model(saved_llama)
+    loaded = load_model(saved_llama, dtype="float32")
     assert isinstance(loaded, LoadedModel)
     assert loaded.source == str(saved_llama.resolve())
     assert loaded.dtype == torch.float32
@@ -81,3 +81,32 @@ def test_resolve_dtype() -> None:
     assert resolve_dtype(torch.float16) is torch.float16
     with pytest.raises(HarcError, match="unknown dtype"):
         resolve_dtype("int4")
+
+
+def test_auto_dtype_is_bf16_only_with_native_support(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    assert resolve_dtype("auto") is torch.bfloat16
+    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    assert resolve_dtype("AUTO", "cpu") is torch.float32
+    assert resolve_dtype("auto", "meta") is torch.float32
+    if not torch.cuda.is_available():
+        assert resolve_dtype("auto", "cuda") is torch.float32
+
+
+def test_auto_is_the_default_dtype(saved_llama: Path) -> None:
+    assert load_model(saved_llama).dtype is resolve_dtype("auto")
+
+
+def test_lm_head_input_is_made_contiguous_once(saved_llama: Path) -> None:
+    """A frozen head fed a strided slice must not take torch's per-row bmm path (see
+    ``contiguous_head_input``): its input arrives contiguous, and the hook is added once."""
+    model = load_model(saved_llama, dtype="float32").model
+    head = model.get_output_embeddings()
+    seen: list[bool] = []
+    head.register_forward_pre_hook(lambda _m, args: seen.append(args[0].is_contiguous()))
+    loading.contiguous_head_input(model)  # idempotent: no second hook
+    assert len(head._forward_pre_hooks) == 2
+    model.requires_grad_(False)
+    with torch.no_grad():
+        model(input_ids=torch.randint(0, 300, (3, 6)), logits_to_keep=2)
+    assert seen == [True]

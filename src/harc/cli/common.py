@@ -15,7 +15,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="Hub id, local directory or .gguf file (default: the embedded model)",
     )
     group.add_argument("--gguf-file", default=None, help="GGUF file name inside --model")
-    group.add_argument("--dtype", default="float32", help="float32 | bfloat16 | float16")
+    group.add_argument("--dtype", default="auto",
+                       help="auto (bfloat16 where the device has native bf16, else float32) | "
+                            "float32 | bfloat16 | float16")
     group.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
     group.add_argument("--trust-remote-code", action="store_true")
     group.add_argument(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from pathlib import Path
 
 from harc.cli.common import add_model_arguments, load_from_args
@@ -47,10 +48,12 @@ def run(args: argparse.Namespace) -> int:
             config = config.model_copy(update={"max_steps": args.max_steps})
     root = args.data_root or (Path(os.environ["HARC_DATA"]) if os.environ.get("HARC_DATA")
                               else None)
+    load_started = time.perf_counter()
     loaded = load_from_args(args)
+    load_seconds = time.perf_counter() - load_started
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
     result = run_demo(loaded, budget, args.out, train_config=config, data_root=root,
-                      chat=chat, progress=not args.no_progress)
+                      chat=chat, progress=not args.no_progress, load_seconds=load_seconds)
     headline = result.stages["07-report"].summary.get("headline", {})
     for key, (before, after) in headline.items():
         print(f"{key}: base {before:.3f} -> HARC {after:.3f}")

@@ -54,14 +54,16 @@ def run_demo(
     chat: ChatFormat | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
+    load_seconds: float = 0.0,
 ) -> DemoResult:
     """Run (or resume) every stage into ``out_dir``; see the module doc.
 
     ``train_config``: the HARC config (default: ``budget.train_preset`` with
     ``budget.train_steps``). ``data_root``: a ``../shared/data``-style folder; XSTest and MMLU
-    join the evaluation when it has them.
+    join the evaluation when it has them. ``load_seconds``: how long loading ``loaded`` took
+    (first assembly of an embedded model included), shown in the report's timing table.
     """
-    started = time.perf_counter()
+    started = time.perf_counter() - load_seconds
     out = Path(out_dir)
     root = Path(data_root).expanduser() if data_root is not None else None
     config = train_config or HarcConfig.load(budget.train_preset)
@@ -71,6 +73,7 @@ def run_demo(
     # max_length bounds training sequences only; attacked evaluation prompts are longer
     train_chat = copy.copy(chat)
     train_chat.max_length = config.max_length
+    dtype_name = str(loaded.dtype).removeprefix("torch.")
     model_id = f"{loaded.name}|{loaded.source}|{loaded.dtype}"
     suite = budget.suite(root)
     runner = StageRunner(out, len(STAGES), progress=progress)
@@ -121,8 +124,9 @@ def run_demo(
 
     report = runner.run(
         STAGES[6], "report",
-        lambda folder: write_demo_report(out, loaded.name, budget, config, runner.records,
-                                         time.perf_counter() - started),
+        lambda folder: write_demo_report(out, f"{loaded.name} ({dtype_name})", budget, config,
+                                         runner.records, time.perf_counter() - started,
+                                         load_seconds),
         [record.fingerprint for record in runner.records.values()])
     files = {name: Path(path) for name, path in report.summary.get("files", {}).items()}
     return DemoResult(out, runner.records, time.perf_counter() - started, files)

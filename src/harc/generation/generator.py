@@ -15,6 +15,7 @@ from harc.errors import HarcError
 from harc.generation.base import CachedGenerator
 from harc.generation.settings import GenerationSettings
 from harc.generation.stopping import stop_token_ids
+from harc.models.loading import contiguous_head_input
 from harc.positions import ChatFormat
 
 ContextFactory = Callable[[], AbstractContextManager[Any]]
@@ -46,7 +47,7 @@ class Generator(CachedGenerator):
         super().__init__(
             tokenizer, chat=chat, model_key=model_key, cache_dir=cache_dir, progress=progress
         )
-        self.model = model
+        self.model = contiguous_head_input(model)
         self.context = context
         self.stop_ids = stop_token_ids(tokenizer, self.chat, model)
         if not self.stop_ids:

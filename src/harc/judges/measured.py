@@ -1,4 +1,5 @@
-"""What a judge measures, and how well it has been measured to agree with labels (human, or a reference judge).
+"""What a judge measures, and how well it has been measured to agree with labels (human, or a
+reference judge).
 
 Every judge declares ``measures``: ``"compliance"`` for a refusal judge (keyword phrases, the
 first-token refusal probability, the LLM judge's ``refusal`` style): its rate under attack is

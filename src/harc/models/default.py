@@ -202,7 +202,7 @@ def embedded_model_path(reference: str) -> Path:
     return assemble_chunked_gguf(spec)
 
 
-def load_default(dtype: str = "float32", device: str = "cpu") -> LoadedModel:
+def load_default(dtype: str = "auto", device: str = "cpu") -> LoadedModel:
     """Load the embedded default model (dequantized; cached as safetensors after the first load)."""
     from harc.models.loading import load_model
 

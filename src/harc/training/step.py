@@ -91,7 +91,10 @@ def compute_losses(
             logits_to_keep=columns,
             use_cache=False,
         )
-    hidden = torch.stack([captured[slot] for slot in slots], dim=2)  # [B, T, layers, D]
+    # [B, T, layers, D]. In float32 from here: the response-window mean and the cosines sum
+    # hundreds of values, which bf16's 8-bit mantissa would round; the model itself stays in
+    # its dtype, and the KL and CE take float32 log-softmaxes (losses.py).
+    hidden = torch.stack([captured[slot] for slot in slots], dim=2).float()
     rows = torch.arange(hidden.shape[0], device=hidden.device)
     window = response_window(batch.response_mask, settings.response_tokens).to(hidden.dtype)
     response_mean = (hidden * window[:, :, None, None]).sum(1) / window.sum(1).clamp_min(1)[
