@@ -8,7 +8,8 @@ Per dtype, in its own process: the direction job of ``harc demo`` (built-in trai
 held-out AUROC), ``--steps`` HARC steps of the ``cpu-demo`` preset (both dtypes train on the
 same rows: the supply cache is keyed by the model's name, so the second run reuses the first
 run's self-supplied answers; the benchmark checks the two training_answers.jsonl files are
-equal), and greedy answers to the built-in held-out harmful and harmless prompts.
+equal), greedy answers to the built-in held-out harmful and harmless prompts, and the shipped
+probe judge's scores (fit on float32 features) on harc's 390 gold answers.
 
 Reported, with the tolerances the tiny-model tests (``tests/models/test_bf16_agreement.py``)
 hold: max |delta| per slot of cos(v_harm, v_ref) and of the held-out AUROCs; max relative
@@ -65,6 +66,16 @@ def worker(args: argparse.Namespace, dtype: str, work: Path) -> dict[str, Any]:
                           progress=False)
     answers = generator.generate(prompts, GenerationSettings(max_new_tokens=32, batch_size=32))
     timings["generate"] = time.perf_counter() - started
+
+    # The shipped probe judge was fit on float32 features: its scores on the gold answers.
+    from harc.data.labels import load_labels
+    from harc.judges.probe import ProbeJudge
+
+    gold = load_labels("gold").samples
+    started = time.perf_counter()
+    judge = ProbeJudge(loaded.model, loaded.tokenizer, model_name=loaded.name, batch_size=16)
+    probe_scores = judge.scores([s.prompt for s in gold], [s.response for s in gold])
+    timings["probe_gold"] = time.perf_counter() - started
     return {
         "dtype": dtype, "seconds": timings,
         "cos": [row["cos"] for row in rows],
@@ -73,6 +84,9 @@ def worker(args: argparse.Namespace, dtype: str, work: Path) -> dict[str, Any]:
         "loss": [{term: row.get(term) for term in ("step", *TERMS)} for row in log],
         "training_answers": (work / "train" / "training_answers.jsonl").read_text(),
         "answers": answers,
+        "probe_scores": probe_scores,
+        "probe_threshold": judge.probe.threshold,
+        "gold_harmful": [bool(s.harmful) for s in gold],
     }
 
 
@@ -95,7 +109,14 @@ def compare(fp32: dict[str, Any], bf16: dict[str, Any]) -> dict[str, Any]:
         common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
                       min(len(a), len(b)))
         shares.append(1.0 if a == b else common / max(len(a), 1))
+    threshold = fp32["probe_threshold"]
+    flags = {dtype: [score > threshold for score in run["probe_scores"]]
+             for dtype, run in (("fp32", fp32), ("bf16", bf16))}
     return {
+        "probe_same_verdict": sum(a == b for a, b in zip(*flags.values(), strict=True)),
+        "probe_gold_answers": len(flags["fp32"]),
+        "probe_flagged": {dtype: sum(values) for dtype, values in flags.items()},
+        "probe_max_abs_delta_score": max_gap(fp32["probe_scores"], bf16["probe_scores"]),
         "max_abs_delta_cos": max_gap(fp32["cos"], bf16["cos"]),
         "max_abs_delta_auroc_harm": max_gap(fp32["auroc_harm"], bf16["auroc_harm"]),
         "max_abs_delta_auroc_refusal": max_gap(fp32["auroc_refusal"], bf16["auroc_refusal"]),
