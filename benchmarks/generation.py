@@ -60,7 +60,12 @@ STYLES = [
 
 
 def make_prompts(n: int) -> list[str]:
-    return [STYLES[i % len(STYLES)].format(t=TOPICS[i % len(TOPICS)]) for i in range(n)]
+    """``n`` distinct prompts (the Generator answers a repeated prompt once, so repeats would
+    shrink the real batch and double-count tokens)."""
+    if n > len(TOPICS) * len(STYLES):
+        raise SystemExit(f"at most {len(TOPICS) * len(STYLES)} distinct prompts, asked {n}")
+    return [STYLES[(i // len(TOPICS)) % len(STYLES)].format(t=TOPICS[i % len(TOPICS)])
+            for i in range(n)]
 
 
 def load(name: str, dtype: str) -> tuple[Any, Any, str]:
