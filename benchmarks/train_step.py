@@ -10,7 +10,9 @@ the process; CUDA: ``torch.cuda.max_memory_allocated``):
 * ``harc_two_copy``: the same HARC step, but with the KL reference computed by a second full
   copy of the base model, as in the authors' code, for the memory comparison.
 
-Goals: HARC / SFT step time <= 1.25x, peak memory <= 1.1x (median of --steps after --warmup).
+Goals: HARC / SFT step time <= 1.1x, peak memory <= 1.1x, in float32 and in bfloat16 (median
+of --steps after --warmup). Each row also gives its model FLOP/s (4 N per token, a lower bound
+for LoRA) as a fraction of the matmul peak ``benchmarks/roofline.py`` measured for the dtype.
 
     python benchmarks/train_step.py                      # embedded default model, CPU
     python benchmarks/train_step.py --model tiny         # smoke run
@@ -32,6 +34,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from harc.data import builtin_prompts
 from harc.directions import DirectionSet
@@ -45,6 +48,7 @@ from harc.training.step import (
     compute_losses,
     reference_logits_for,
 )
+from roofline import load_limits, peak_flops
 
 VARIANTS = ("sft", "harc", "harc_two_copy")
 QWEN_7B = dict(
@@ -204,9 +208,15 @@ def worker(args: argparse.Namespace) -> dict:
         "step_times": times,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
+    n_params = sum(p.numel() for p in model.parameters())
+    # LoRA: forward 2N + input gradient 2N FLOPs per token (frozen weights get no weight
+    # gradient; attention and HARC's reference pass are not counted), so a lower bound.
+    result["model_flops_per_s"] = 4 * n_params * tokens / result["median_step_s"]
+    limits = load_limits()
+    peak = peak_flops(limits, args.dtype) if limits and limits["device"] == args.device else None
+    result["fraction_of_matmul_peak"] = result["model_flops_per_s"] / peak if peak else None
     if loaded.device.type == "cuda":
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2**20
-        n_params = sum(p.numel() for p in model.parameters())
         # 6 N FLOPs per token for a forward+backward of a dense model (excluding attention)
         flops = 6 * n_params * tokens
         result["mfu_vs_989_tflops"] = flops / result["median_step_s"] / 989e12
@@ -282,15 +292,19 @@ def main() -> None:
     table = Table(
         title=f"train step, {args.model} ({args.device}, {args.dtype}, config {args.config})"
     )
-    for column in ("variant", "rows", "tokens", "median step s", memory_key):
+    for column in ("variant", "rows", "tokens", "median step s", memory_key,
+                   "model GFLOP/s", "of matmul peak"):
         table.add_column(column, justify="right")
     for variant, row in results.items():
+        fraction = row.get("fraction_of_matmul_peak")
         table.add_row(
             variant,
             str(row["rows"]),
             str(row["tokens"]),
             f"{row['median_step_s']:.3f}",
             f"{row[memory_key]:.0f}",
+            f"{row['model_flops_per_s'] / 1e9:.1f}",
+            "n/a (run roofline.py)" if fraction is None else f"{fraction:.0%}",
         )
     console = Console()
     console.print(table)

@@ -1,6 +1,7 @@
 """Demo budgets: how many prompts, which attacks, how long to train, and the evaluation suite.
 
-``quick`` takes about 17 minutes on 2 CPU cores with the embedded 0.5B model; ``full``
+``quick`` takes about 8 minutes on 2 CPU cores with native bf16 (the embedded 0.5B model,
+``--dtype auto``, first model assembly included); ``full``
 uses every held-out prompt, more attacks, longer answers and twice the training steps.
 Prompts for the plane and the evaluation are the built-in HELD-OUT splits (never trained or
 extracted on); directions come from the built-in train splits.
@@ -33,7 +34,7 @@ class DemoBudget:
     new_tokens: int = 32  # generated tokens per answer in the evaluation
     capability_limit: int | None = None  # None: all built-in MC questions (32)
     mmlu_limit: int = 40  # used only when a data root holds MMLU
-    batch_size: int = 32  # decoding on CPU is memory-bound: 32 rows cost ~2x one row of 8
+    batch_size: int = 32  # CPU decoding at 32 rows is compute-bound (benchmarks/generation.py)
 
     def __post_init__(self) -> None:
         if self.goals < 2 or self.harmless < 2:
