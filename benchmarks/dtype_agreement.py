@@ -71,7 +71,7 @@ def worker(args: argparse.Namespace, dtype: str, work: Path) -> dict[str, Any]:
     from harc.data.labels import load_labels
     from harc.judges.probe import ProbeJudge
 
-    gold = load_labels("gold").samples
+    gold = load_labels().samples
     started = time.perf_counter()
     judge = ProbeJudge(loaded.model, loaded.tokenizer, model_name=loaded.name, batch_size=16)
     probe_scores = judge.scores([s.prompt for s in gold], [s.response for s in gold])
@@ -147,7 +147,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for dtype in ("float32", "bfloat16"):
             command = [sys.executable, __file__, *passthrough, "--worker", dtype,
                        "--work", str(Path(work) / dtype)]
-            completed = subprocess.run(command, capture_output=True, text=True, check=True)
+            completed = subprocess.run(command, capture_output=True, text=True)
+            if completed.returncode != 0:
+                raise SystemExit(f"the {dtype} worker failed:\n{completed.stderr[-3000:]}")
             results[dtype] = json.loads(completed.stdout.strip().splitlines()[-1])
             print(f"{dtype}: " + ", ".join(f"{stage} {seconds:.0f} s"
                                            for stage, seconds in results[dtype]["seconds"].items()),

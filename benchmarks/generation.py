@@ -17,9 +17,9 @@ Generator's disk cache goes to a temporary folder so everything is really genera
 * greedy agreement with the first row: identical answers, and the mean share of the
   reference's characters up to the first difference.
 
-``--adapter`` adds the LoRA model two ways: PEFT's unmerged adapter (what evaluation uses),
-and the adapter folded into a copy of the weights (measured, not adopted). Each dtype runs in
-its own process. Writes ``runs/benchmarks/generation.json`` atomically.
+``--adapter`` adds the LoRA model two ways: PEFT's unmerged adapter, and the adapter folded
+into a copy of the weights (:func:`harc.models.merging.merged_copy`, what evaluation uses).
+Each dtype runs in its own process. Writes ``runs/benchmarks/generation.json`` atomically.
 """
 
 from __future__ import annotations
@@ -192,17 +192,14 @@ def worker(args: argparse.Namespace, dtype_name: str) -> dict[str, Any]:
     for label, target, row_settings in variants:
         measure(label, target, row_settings)
     if args.adapter is not None:  # after the base rows: PEFT injects its layers into ``model``
-        import copy
-
         from peft import PeftModel
+
+        from harc.models.merging import merged_copy
 
         peft_model = PeftModel.from_pretrained(model, str(args.adapter)).eval()
         measure("LoRA unmerged", peft_model, settings)
-        # Measured and not adopted: folding the adapter into a copy of the weights saves the
-        # per-layer adapter matmuls, but in bf16 the fold rounds the small LoRA delta into
-        # bf16 weights and changes greedy answers (see the agreement column).
-        measure("LoRA merged copy", copy.deepcopy(peft_model).merge_and_unload().eval(),
-                settings)
+        # What evaluation generates with: the adapter folded into a copy of the weights.
+        measure("LoRA merged copy", merged_copy(peft_model), settings)
     return {"model": name, "rows": rows, "outputs": outputs}
 
 
