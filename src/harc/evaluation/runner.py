@@ -116,7 +116,7 @@ def _evaluate(
                          cache_dir=cache_dir, progress=False, context=context)
 
     # Answers come from the adapter folded into a copy of the weights (harc.models.merging:
-    # 1.4x faster decoding); the PEFT model keeps serving everything else.
+    # 1.5x faster bf16 decoding on CPU); the PEFT model keeps serving everything else.
     inner = generator(model if sha is None else merged_copy(model), key)
     base = inner if sha is None else generator(model, base_key, lambda: model.disable_adapter())
     attackers: dict[str, Any] = {}
