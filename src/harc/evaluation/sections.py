@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -111,6 +112,12 @@ def run_attack(
     primary = rates[judged[0][0]]
     notes = [f"{name}: {rate['undecided']} goals had only undecided verdicts and are left out"
              for name, rate in rates.items() if rate["undecided"]]
+    fell_back = Counter(str(item.meta.get("fallback_reason")) for item in attacked
+                        if item.meta.get("fallback"))
+    if fell_back:
+        reasons = ", ".join(f"{reason} {count}" for reason, count in sorted(fell_back.items()))
+        notes.append(f"{sum(fell_back.values())} of {len(attacked)} attacked prompts fell back "
+                     f"to the attack's template ({reasons})")
     return SectionResult(
         "harmfulness", spec.name, spec.column, primary["metric"], primary["value"],
         primary["n"], primary["ci_low"], primary["ci_high"], judged[0][0], source, samples,
