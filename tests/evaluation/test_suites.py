@@ -103,3 +103,23 @@ def test_suite_docs_state_the_smallest_detectable_difference():
                      ("HumanEval", 164), ("IFEval", 541)):
         assert f"{label} {detectable(n):.2f} (n={n})" in doc
     assert "base rate of 0.5" in doc
+
+
+def test_compare_full_suite_is_powered_and_never_falls_back():
+    from pathlib import Path
+
+    from harc.evaluation.significance import minimum_detectable_difference
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "suites" / "compare-full.yaml"
+    suite = load_suite(path)
+    assert suite.goals.source == "harmbench" and suite.goals.fallback is None
+    assert suite.goals.limit >= 100 and suite.goals.max_new_tokens >= 96
+    attacks = {attack.name: attack for attack in suite.attacks}
+    assert {"direct", "pap", "deep_inception", "code_attack", "refusal_suppression", "roleplay",
+            "pair"} <= set(attacks)
+    assert attacks["pap"].attacker == attacks["pair"].attacker == "self"
+    limits = {entry.name: entry.limit for entry in (*suite.over_refusal, *suite.capability)}
+    assert limits["xstest"] is None and limits["coconot_contrast"] is None  # whole sets
+    assert limits["mmlu"] >= 300 and limits["gsm8k"] >= 100 and limits["ifeval"] >= 100
+    # the header's figure for one attack column
+    assert round(minimum_detectable_difference(suite.goals.limit), 2) == 0.16
