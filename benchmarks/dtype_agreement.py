@@ -30,7 +30,9 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from generation import agreement  # noqa: E402
 from harc.io import write_json_atomic  # noqa: E402
 
 TERMS = ("couple", "couple_resp", "ce", "kl", "total")
@@ -103,12 +105,7 @@ def compare(fp32: dict[str, Any], bf16: dict[str, Any]) -> dict[str, Any]:
                     for a, b in zip(fp32["loss"], bf16["loss"], strict=True)
                     if a.get(term) is not None and b.get(term) is not None]
         loss_gaps[term] = max(relative) if relative else float("nan")
-    identical = sum(a == b for a, b in zip(fp32["answers"], bf16["answers"], strict=True))
-    shares = []
-    for a, b in zip(fp32["answers"], bf16["answers"], strict=True):
-        common = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y),
-                      min(len(a), len(b)))
-        shares.append(1.0 if a == b else common / max(len(a), 1))
+    answers = agreement(fp32["answers"], bf16["answers"])
     threshold = fp32["probe_threshold"]
     flags = {dtype: [score > threshold for score in run["probe_scores"]]
              for dtype, run in (("fp32", fp32), ("bf16", bf16))}
@@ -122,9 +119,9 @@ def compare(fp32: dict[str, Any], bf16: dict[str, Any]) -> dict[str, Any]:
         "max_abs_delta_auroc_refusal": max_gap(fp32["auroc_refusal"], bf16["auroc_refusal"]),
         "max_relative_delta_loss": loss_gaps,
         "same_training_rows": fp32["training_answers"] == bf16["training_answers"],
-        "identical_answers": identical,
-        "answers": len(fp32["answers"]),
-        "mean_shared_prefix": sum(shares) / len(shares),
+        "identical_answers": answers["identical"],
+        "answers": answers["n"],
+        "mean_shared_prefix": answers["mean_shared_prefix"],
     }
 
 

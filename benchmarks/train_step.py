@@ -96,10 +96,8 @@ def _random_qwen_7b(dtype: str, device: str) -> LoadedModel:
         model = Qwen2ForCausalLM(Qwen2Config(**QWEN_7B, max_position_embeddings=4096)).to(
             torch_dtype
         )
-    from harc.models.loading import contiguous_head_input
-
     return LoadedModel(
-        contiguous_head_input(model.eval()),
+        model.eval(),
         tiny_tokenizer(),
         "random-qwen2.5-7b-arch",
         "random",

@@ -6,6 +6,9 @@ import argparse
 
 from harc.models.loading import LoadedModel
 
+DTYPE_HELP = ("auto (bfloat16 where the device has native bf16, else float32) | "
+              "float32 | bfloat16 | float16")
+
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
@@ -15,9 +18,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         help="Hub id, local directory or .gguf file (default: the embedded model)",
     )
     group.add_argument("--gguf-file", default=None, help="GGUF file name inside --model")
-    group.add_argument("--dtype", default="auto",
-                       help="auto (bfloat16 where the device has native bf16, else float32) | "
-                            "float32 | bfloat16 | float16")
+    group.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     group.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
     group.add_argument("--trust-remote-code", action="store_true")
     group.add_argument(

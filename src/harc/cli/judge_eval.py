@@ -15,6 +15,8 @@ import random
 from pathlib import Path
 from typing import Any
 
+from harc.cli.common import DTYPE_HELP
+
 GOLD = "gold"
 
 
@@ -41,9 +43,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--limit", type=int, default=None,
                         help="a seeded sample of this many answers per labelled file")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--dtype", default="auto",
-                       help="auto (bfloat16 where the device has native bf16, else float32) | "
-                            "float32 | bfloat16 | float16")
+    parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", required=True, type=Path, help="output directory")

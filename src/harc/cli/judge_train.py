@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from harc.cli.common import DTYPE_HELP
+
 
 def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("judge-train", help="train a probe judge on labelled answers",
@@ -27,7 +29,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--no-nested", dest="nested", action="store_false",
                         help="skip the nested held-out estimate")
-    parser.add_argument("--dtype", default="auto", help="auto | float32 | bfloat16 | float16")
+    parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", required=True, type=Path, help="probe path (without suffix)")

@@ -25,11 +25,9 @@ import torch
 def merged_copy(peft_model: Any) -> Any:
     """A plain model (no PEFT layers) equal to ``peft_model`` with its active adapter merged,
     in eval mode; ``peft_model`` and the base weights it wraps are left untouched."""
-    from harc.models.loading import contiguous_head_input
-
     clone = copy.deepcopy(peft_model)
     dtype = next(clone.parameters()).dtype
     # Fold in float32 and round once: PEFT's own merge in a bf16 model rounds the delta to bf16
     # and then the sum again. Weights outside the adapter survive the round trip exactly.
     merged = clone.to(torch.float32).merge_and_unload().to(dtype)
-    return contiguous_head_input(merged.eval())
+    return merged.eval()  # the LM-head hook, if any, came along with the deepcopy
