@@ -46,7 +46,7 @@ class ActAddConfig(MethodConfig):
     alpha: float = 1.0
     batch_size: int = Field(8, gt=0)
 
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}, "full": {}}
 
 
 class ActAddDefence(GenerationDefence):

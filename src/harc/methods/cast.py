@@ -76,6 +76,8 @@ class CastConfig(MethodConfig):
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"alpha_grid": [1.0, 2.0, 4.0], "calibration_prompts": 8,
                 "calibration_new_tokens": 16},
+        # The powered comparison (issue 16): the paper-default grid, 32 calibration prompts.
+        "full": {"calibration_prompts": 32, "calibration_new_tokens": 32},
     }
 
 

@@ -31,6 +31,7 @@ from pydantic import Field
 
 from harc.errors import HarcError
 from harc.methods.base import MethodOutput, saved_adapter_output
+from harc.methods.budget import FULL, equal_compute
 from harc.methods.loop import LoopConfig, draw, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
@@ -68,6 +69,7 @@ class CircuitBreakersConfig(LoopConfig):
     retain_refusals: bool = True
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        FULL: equal_compute("loop", per_kind=True),
         # Embedded 0.5B on 2 CPU cores: ~4 rows x 128 tokens per step, a few minutes in all.
         "cpu": {
             "lora": {"r": 8, "alpha": 8, "dropout": 0.05},

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from harc.methods.base import MethodOutput, saved_adapter_output
+from harc.methods.budget import FULL, equal_compute
 from harc.methods.preferences import (
     PreferencePair,
     pairs_from_data,
@@ -48,6 +49,7 @@ class DpoConfig(TrlConfig):
     include_pseudo: bool = True
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        FULL: equal_compute("trl"),
         # Embedded 0.5B on 2 CPU cores: 8 steps of 2 pairs (4 sequences + the reference pass).
         "cpu": {
             "lora": {"r": 8, "alpha": 8, "dropout": 0.05},

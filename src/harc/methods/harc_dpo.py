@@ -34,6 +34,7 @@ from pydantic import Field
 
 from harc.errors import HarcError
 from harc.methods.base import MethodConfig, MethodOutput
+from harc.methods.budget import FULL
 from harc.methods.dpo import DpoConfig, dpo_pairs, train_dpo
 from harc.methods.registry import register_method
 from harc.models.loading import LoadedModel
@@ -46,7 +47,8 @@ class HarcDpoConfig(MethodConfig):
     restore_base: bool = True
     save_merged_base: bool = False
 
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {"dpo": DpoConfig.PRESETS["cpu"]}}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        "cpu": {"dpo": DpoConfig.PRESETS["cpu"]}, FULL: {"dpo": DpoConfig.PRESETS[FULL]}}
 
 
 def subtract_adapter(model: torch.nn.Module, adapter_dir: str | Path) -> torch.nn.Module:

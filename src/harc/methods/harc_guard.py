@@ -75,6 +75,7 @@ class GuardConfig(MethodConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"calibration_prompts": 16, "calibration_new_tokens": 32},
+        "full": {"calibration_prompts": 32, "calibration_new_tokens": 32},
     }
 
 

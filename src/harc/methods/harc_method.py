@@ -10,6 +10,7 @@ from typing import Any, ClassVar, Literal
 import yaml
 
 from harc.methods.base import MethodOutput
+from harc.methods.budget import FULL, HARC_FULL_PRESET
 from harc.methods.loop import adapter_scope
 from harc.methods.registry import register_method
 from harc.models.loading import LoadedModel
@@ -29,6 +30,7 @@ class HarcMethodConfig(HarcConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": _preset("cpu-demo"),
+        FULL: _preset(HARC_FULL_PRESET),
         "paper-qwen2.5-7b": _preset("paper-qwen2.5-7b"),
     }
 

@@ -18,6 +18,7 @@ from pydantic import Field
 
 from harc.errors import DataError
 from harc.methods.base import MethodOutput, saved_adapter_output
+from harc.methods.budget import FULL, equal_compute
 from harc.methods.registry import register_method
 from harc.methods.trl_support import (
     TrlConfig,
@@ -41,6 +42,7 @@ class SftConfig(TrlConfig):
     include_pseudo: bool = True
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
+        FULL: equal_compute("trl"),
         # Embedded 0.5B on 2 CPU cores: 10 steps of 4 rows x <= 128 tokens, a few minutes.
         "cpu": {
             "lora": {"r": 8, "alpha": 16, "dropout": 0.0},

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from harc.errors import HarcError
 from harc.io import write_text_atomic
 
-PRESETS: tuple[str, ...] = ("paper-llama3.1-8b", "paper-qwen2.5-7b", "cpu-demo")
+PRESETS: tuple[str, ...] = ("paper-llama3.1-8b", "paper-qwen2.5-7b", "cpu-demo", "cpu-full")
 
 
 class _Strict(BaseModel):
