@@ -158,3 +158,14 @@ def test_rows_without_samples_are_not_tested():
 def test_base_row_by_name(method):
     rows = [row("a", []), row(method, []), row("c", [])]
     assert base_index(rows, "before") == 1
+
+
+def test_rows_are_also_compared_with_a_second_reference_row():
+    base = row("base", [attack("direct", [True] * 20)])
+    harc = row("harc", [attack("direct", [False] * 20)])
+    sft = row("sft", [attack("direct", [True] * 10 + [False] * 10)])
+    text = render_table([base, harc, sft], also_against=("harc",))
+    vs_harc = table_rows(text, "Difference vs harc")
+    assert [cells[0] for cells in vs_harc[2:]] == ["base", "sft"]
+    assert vs_harc[3][1] == "+0.50* (p=0.002)"  # sft complies on 10 goals harc refused
+    assert "Difference vs harc" not in render_table([base, sft], also_against=("harc",))

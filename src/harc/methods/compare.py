@@ -41,6 +41,7 @@ from harc.training.data import TrainingData
 logger = logging.getLogger(__name__)
 
 BASE = "base"
+HARC = "harc"  # the second reference row of the paired tests
 INPUT_FILE = "compare_input.json"
 COMPARE_FILE = "compare.json"
 
@@ -262,7 +263,7 @@ def _write(rows: list[CompareRow], out: Path, suite: Suite) -> CompareResult:
     from harc.report import write_report
 
     result = CompareResult(rows)
-    result.files.update(write_report(result.results, out, base=BASE))
+    result.files.update(write_report(result.results, out, base=BASE, also_against=(HARC,)))
     result.files["compare"] = str(out / COMPARE_FILE)
     write_json_atomic(out / COMPARE_FILE, {"suite": suite.name,
                                            "rows": [row.to_dict() for row in rows],

@@ -32,14 +32,15 @@ __all__ = [
 
 
 def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
-                 base: str | None = None) -> dict[str, str]:
+                 base: str | None = None, also_against: Sequence[str] = ()) -> dict[str, str]:
     """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths.
-    ``base``: the row the others are compared with (see :func:`render_table`)."""
+    ``base`` and ``also_against``: the rows the others are compared with (see
+    :func:`render_table`)."""
     from harc.io import write_text_atomic
 
     out = Path(out_dir)
     table = out / "table.md"
-    write_text_atomic(table, render_table(results, base=base) + "\n")
+    write_text_atomic(table, render_table(results, base=base, also_against=also_against) + "\n")
     files = {"table": str(table)}
     if any(r.section("harmfulness") for r in results):
         files["asr_plot"] = str(plot_asr(results, out / "asr.png"))

@@ -94,10 +94,12 @@ def render_difference_table(
 
 
 def render_table(results: Sequence[EvaluationResult], *, intervals: bool = True,
-                 base: str | None = None) -> str:
+                 base: str | None = None, also_against: Sequence[str] = ()) -> str:
     """Table 1 (point estimates), the interval table, the paired differences from the base
     row (``base``: its method name; default the row named "base", else the first) when there
-    are two rows or more, then the footnotes."""
+    are two rows or more, the paired differences from each row named in ``also_against``
+    that is present (e.g. ``harc``: is a baseline better or worse than HARC?), then the
+    footnotes."""
     if not results:
         return "(no results)"
     columns = table_columns(results)
@@ -111,6 +113,10 @@ def render_table(results: Sequence[EvaluationResult], *, intervals: bool = True,
         name = results[base_index(results, base)].method
         parts.append(f"Difference vs {name} (paired, same prompts; * p < {ALPHA:g}):\n\n"
                      + render_difference_table(results, base, compared))
+        for other in also_against:
+            if other != name and any(r.method == other for r in results):
+                parts.append(f"Difference vs {other} (paired, same prompts; * p < {ALPHA:g}):"
+                             "\n\n" + render_difference_table(results, other))
     lines = footnotes(results, columns)
     if compared:
         lines += significance_notes(results, columns, compared)
