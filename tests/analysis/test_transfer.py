@@ -76,3 +76,19 @@ def test_directory_without_directions_names_its_files(tmp_path):
     with pytest.raises(AnalysisError, match=r"directions_start\.safetensors"):
         load_directions(tmp_path)
     assert load_directions(tmp_path / "directions_start.safetensors").stats is None
+
+
+def test_layer_choice_and_score_profile_at_two_sizes(tmp_path):
+    from harc.analysis.report import render_transfer
+    from harc.directions.selection import select_layers
+
+    small, large = _set(13, 16, 3, response=True), _set(25, 32, 4, response=True)
+    small.save(tmp_path / "small")
+    large.save(tmp_path / "large")
+    result = compare_directions(tmp_path / "small.safetensors", tmp_path / "large.safetensors")
+    assert "HARC layer score / max" in result.profiles
+    assert result.selected["a"]["top2"]["slots"] == select_layers(small, 2)
+    assert result.selected["b"]["top4"]["slots"] == select_layers(large, 4)
+    slot = result.selected["b"]["top2"]["slots"][0]
+    assert result.selected["b"]["top2"]["depth"][0] == pytest.approx(slot / 24, abs=1e-3)
+    assert "HARC's layer choice" in render_transfer(result)

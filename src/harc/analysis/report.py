@@ -216,6 +216,12 @@ def render_transfer(result: TransferResult) -> str:
         lines += ["Profiles vs relative depth (interpolated to a common grid):", ""]
         lines += _table(["profile", "Pearson r"],
                         [[k, _f(v["pearson_r"], 3)] for k, v in result.profiles.items()])
+    if result.selected:
+        lines += ["", "HARC's layer choice (§5 score, first and last 4 slots excluded):", ""]
+        lines += _table(["set", "top 2 slots (depth)", "top 4 slots (depth)"], [
+            [key.upper(), *(", ".join(f"{s} ({d:.2f})" for s, d in zip(
+                chosen[k]["slots"], chosen[k]["depth"], strict=True)) for k in ("top2", "top4"))]
+            for key, chosen in result.selected.items()])
     return "\n".join(lines) + "\n"
 
 

@@ -19,6 +19,7 @@ import torch
 
 from harc.analysis.errors import AnalysisError
 from harc.directions import DirectionSet
+from harc.directions.selection import layer_scores, select_layers
 
 PAIRS = (("harm", "harm"), ("refusal", "refusal"), ("harm_resp", "harm_resp"),
          ("refusal_resp", "refusal_resp"))
@@ -86,6 +87,10 @@ def profiles(item: LoadedDirections) -> dict[str, np.ndarray]:
         curves["refusal gap norm / max"] = (d.refusal_norm / d.refusal_norm.max()).double().numpy()
     if d.harm_resp is not None:
         curves["cos(v_harm, v_harm_resp)"] = _nan(_cosine(d.harm, d.harm_resp))
+    if d.has_response:
+        scores = layer_scores(d).double()
+        if float(scores.max()) > 0:
+            curves["HARC layer score / max"] = (scores / scores.max()).numpy()
     rows = (item.stats or {}).get("per_slot") or []
     for key in ("auroc_harm", "auroc_refusal"):
         if rows and all(key in row for row in rows) and len(rows) == d.num_slots:
@@ -129,6 +134,9 @@ class TransferResult:
     same_space: bool
     cosines: dict[str, list[float | None]] = field(default_factory=dict)
     profiles: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # per set (a, b): HARC's top-K slots for K = 2 and 4 (first/last 4 excluded), with their
+    # relative depths: does the same rule pick the same depth at another scale?
+    selected: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         means = {}
@@ -137,7 +145,8 @@ class TransferResult:
             means[name] = float(np.mean(defined)) if defined else None
         return {"a": self.a, "b": self.b, "same_space": self.same_space,
                 "mean_cosine": means,
-                "profile_r": {k: v["pearson_r"] for k, v in self.profiles.items()}}
+                "profile_r": {k: v["pearson_r"] for k, v in self.profiles.items()},
+                "selected": self.selected}
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.summary(), "cosines": self.cosines, "profiles": self.profiles}
@@ -153,4 +162,17 @@ def compare_directions(a: str | Path, b: str | Path, *, grid_points: int = 21) -
     for name in curves_a.keys() & curves_b.keys():
         result.profiles[name] = compare_profile(curves_a[name], curves_b[name], grid_points)
     result.profiles = dict(sorted(result.profiles.items()))
+    for key, item in (("a", left), ("b", right)):
+        if item.directions.has_response and item.directions.num_slots >= 12:  # 4 + 4 + 4
+            result.selected[key] = selected_slots(item.directions)
     return result
+
+
+def selected_slots(directions: DirectionSet, exclude: int = 4) -> dict[str, Any]:
+    """HARC's layer choice (top 2 and top 4 by the §5 score) and its relative depths."""
+    last = directions.num_slots - 1
+    chosen = {}
+    for k in (2, 4):
+        slots = select_layers(directions, k, exclude, exclude)
+        chosen[f"top{k}"] = {"slots": slots, "depth": [round(s / last, 3) for s in slots]}
+    return chosen
