@@ -145,3 +145,35 @@ def test_importing_harc_methods_registers_every_method() -> None:
                             check=True).stdout.strip().split(",")
     assert listed == ["actadd", "cast", "circuit_breakers", "dpo", "harc", "harc_dpo",
                       "harc_guard", "repbend", "sft"]
+
+
+def test_a_finished_harc_run_is_taken_as_the_harc_method_only_when_it_matches(tmp_path):
+    from harc.methods.compare import build_method
+    from harc.training.data import write_training_answers
+
+    overrides = {"lora": LORA, "lr": 5e-3, "warmup_steps": 1, "max_steps": 1, "grad_accum": 1,
+                 "batch_harmful": 1, "batch_harmless": 1, "batch_pseudo": 1,
+                 "response_tokens": 4, "max_length": 96, "top_k": 1, "top_k_late": 1,
+                 "exclude_first": 1, "exclude_last": 1, "refresh_every": 0,
+                 "checkpoint_every": 0}
+    loaded, data, run = tiny_loaded(num_layers=4), tiny_data(), tmp_path / "run"
+    get_method("harc").run(loaded, data, run, method_config("harc", **overrides),
+                           progress=False)
+    write_training_answers(data, run)  # as `harc train` does
+    out = tmp_path / "cmp" / "harc"
+    output, cached = build_method("harc", loaded, data, out, preset=None, progress=False,
+                                  overrides=overrides, from_run=run)
+    assert not cached and output.adapter_dir == run / "adapter" and output.steps == 1
+    assert output.extra["from_run"] == str(run)
+    assert MethodOutput.read(out).adapter_dir == run / "adapter"
+    with pytest.raises(HarcError, match="another config.*max_steps"):
+        build_method("harc", loaded, data, tmp_path / "b", preset=None, progress=False,
+                     overrides={**overrides, "max_steps": 2}, from_run=run)
+    other = tiny_data()
+    other.harmful[0].refusal = "No."
+    with pytest.raises(HarcError, match="other data"):
+        build_method("harc", loaded, other, tmp_path / "c", preset=None, progress=False,
+                     overrides=overrides, from_run=run)
+    with pytest.raises(HarcError, match="not a finished harc train run"):
+        build_method("harc", loaded, data, tmp_path / "d", preset=None, progress=False,
+                     overrides=overrides, from_run=tmp_path / "cmp")

@@ -34,6 +34,10 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--judge-model", default=None, help="model for --judge llm and MT-Bench")
     parser.add_argument("--limit-scale", type=float, default=1.0,
                         help="multiply every sample size of the suite by this factor")
+    parser.add_argument("--from-run", action="append", default=[], metavar="harc=DIR",
+                        help="use a finished `harc train` run as method harc instead of training "
+                             "it again (checked: same config but its data section, same training "
+                             "answers, same model)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.set_defaults(run=run)
@@ -47,6 +51,13 @@ def run(args: argparse.Namespace) -> int:
     from harc.report import render_table
 
     names = check_methods(args.methods.split(","))
+    from_runs = {}
+    for item in args.from_run:
+        name, sep, path = item.partition("=")
+        if not sep or name not in names or not Path(path).is_dir():
+            raise HarcError(f"--from-run {item!r}: expected METHOD=DIR with METHOD among "
+                            f"--methods and DIR a directory")
+        from_runs[name] = Path(path)
     root, origin = resolve_data_root(args.data_root)
     if root is not None and not root.is_dir():
         raise HarcError(f"data root {root} ({origin}) is not a directory")
@@ -68,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
         preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,
         chat=ChatFormat(loaded.tokenizer, raw_template=args.template),
-        progress=not args.no_progress,
+        progress=not args.no_progress, from_runs=from_runs,
     )
     print(render_table(result.results))
     for row in result.rows:

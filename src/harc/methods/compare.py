@@ -126,8 +126,10 @@ def data_digest(data: TrainingData) -> str:
 def build_method(
     name: str, loaded: LoadedModel, data: TrainingData, out_dir: Path, *,
     preset: str | None, progress: bool = True, overrides: dict[str, Any] | None = None,
+    from_run: Path | None = None,
 ) -> tuple[MethodOutput, bool]:
-    """Run method ``name`` into ``out_dir``, or reuse a complete earlier output there.
+    """Run method ``name`` into ``out_dir``, or reuse a complete earlier output there, or
+    (``from_run``) take a finished ``harc train`` run checked by :func:`finished_run_output`.
     Returns the output and whether it was reused."""
     from harc.methods.registry import get_method, method_config
     from harc.methods.steering import read_wrapper_output
@@ -146,6 +148,12 @@ def build_method(
         raw = json.loads((out_dir / OUTPUT_FILE).read_text(encoding="utf-8"))
         reader = read_wrapper_output if raw.get("kind") == "wrapper" else MethodOutput.read
         return reader(out_dir), True
+    if from_run is not None:
+        from harc.methods.harc_method import finished_run_output
+
+        output = finished_run_output(name, from_run, config, loaded, data, out_dir)
+        write_json_atomic(out_dir / INPUT_FILE, wanted)
+        return output, False
     write_json_atomic(out_dir / INPUT_FILE, wanted)
     return method.run(loaded, data, out_dir, config, progress=progress), False
 
@@ -206,6 +214,7 @@ def compare(
     cache_dir: Path | None = None,
     progress: bool = True,
     configs: dict[str, dict[str, Any]] | None = None,
+    from_runs: dict[str, Path] | None = None,
 ) -> CompareResult:
     """Build (or reuse) each method, evaluate all, write the report; see the module doc.
 
@@ -214,6 +223,7 @@ def compare(
     (e.g. ``cpu``) for methods that have it; the others get their paper defaults.
     ``configs``: per-method config overrides on top, e.g. ``{"cast": {"alpha_grid": [1.0]}}``.
     ``judges``: the harm judges of every evaluation (``judge``: the single one when None).
+    ``from_runs``: method name -> a finished ``harc train`` run to use instead of training.
     """
     names = check_methods(methods)
     out = Path(out_dir)
@@ -245,11 +255,13 @@ def compare(
             if name == "harc_dpo" and "harc_adapter" not in overrides:
                 harc = outputs.get("harc") or build_method(
                     "harc", loaded, data, out / "methods" / "harc", preset=preset,
-                    progress=progress, overrides=(configs or {}).get("harc"))[0]
+                    progress=progress, overrides=(configs or {}).get("harc"),
+                    from_run=(from_runs or {}).get("harc"))[0]
                 overrides["harc_adapter"] = str(harc.adapter_dir)
             output, cached = build_method(name, loaded, data, out / "methods" / name,
                                           preset=preset, progress=progress,
-                                          overrides=overrides)
+                                          overrides=overrides,
+                                          from_run=(from_runs or {}).get(name))
             outputs[name] = output
             build_seconds = output.seconds if cached else time.perf_counter() - started
         result = evaluate_output(loaded, output, name, out / "eval" / name, **common)

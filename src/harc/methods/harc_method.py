@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from importlib import resources
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any, ClassVar, Literal
 
 import yaml
 
+from harc.errors import HarcError
 from harc.methods.base import MethodOutput
 from harc.methods.budget import FULL, HARC_FULL_PRESET
 from harc.methods.loop import adapter_scope
@@ -70,3 +72,42 @@ class HarcMethod:
         )
         output.save()
         return output
+
+
+def finished_run_output(
+    name: str, run_dir: Path, config: Any, loaded: LoadedModel, data: TrainingData,
+    out_dir: Path,
+) -> MethodOutput:
+    """A finished ``harc train`` run as method ``harc``'s output, so a run trained (and
+    validated) once is not trained again: its config must equal the method config the
+    compare would train with (all but the data section, which the compare replaces with the
+    shared data), its training answers the shared data's, its model the loaded one."""
+    from harc.training.data import write_training_answers
+
+    if name != "harc":
+        raise HarcError(f"--from-run takes a harc train run, for method harc only (not {name})")
+    run = Path(run_dir)
+    for needed in ("config.yaml", "training_answers.jsonl", "train_summary.json",
+                   "adapter/adapter_config.json"):
+        if not (run / needed).is_file():
+            raise HarcError(f"{run}: not a finished harc train run (no {needed})")
+    theirs = HarcConfig.from_yaml(run / "config.yaml").model_dump(exclude={"data"})
+    ours = HarcConfig.model_validate(config.model_dump()).model_dump(exclude={"data"})
+    if theirs != ours:
+        differ = sorted(key for key in ours if theirs.get(key) != ours[key])
+        raise HarcError(f"{run} was trained with another config than the compare's {name} "
+                        f"(differs in {', '.join(differ)})")
+    shared = write_training_answers(data, out_dir / "shared_data")
+    if shared.read_bytes() != (run / "training_answers.jsonl").read_bytes():
+        raise HarcError(f"{run} was trained on other data than the compare's shared data")
+    summary = json.loads((run / "train_summary.json").read_text(encoding="utf-8"))
+    if summary.get("model") != loaded.name:
+        raise HarcError(f"{run} trained {summary.get('model')!r}, not {loaded.name!r}")
+    output = MethodOutput(
+        method=name, kind="adapter", out_dir=out_dir, adapter_dir=run / "adapter",
+        base_model_note=f"adapter for {loaded.name} as loaded (from {run})",
+        log_path=run / "train_log.jsonl", metrics_path=run / "diag_log.jsonl",
+        steps=int(summary["steps"]), seconds=float(summary["seconds"]),
+        extra={"from_run": str(run), "slots": summary.get("slots")})
+    output.save()
+    return output
