@@ -7,6 +7,9 @@ residual slot. Goal: extraction >= 0.9x the plain forward's prompts/s.
 
     python benchmarks/extraction.py                  # the embedded default model
     python benchmarks/extraction.py --model tiny     # a tiny random model (smoke run)
+    python benchmarks/extraction.py --model random:Qwen/Qwen2.5-7B --device cuda --dtype bf16
+
+``--model``: see ``benchmarks/bench_models.py``.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -21,35 +25,14 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_models import load
 from harc.activations import capture_prompts
 from harc.data import builtin_prompts
 from harc.io import write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, collate
-
-
-def load(model: str) -> LoadedModel:
-    if model == "tiny":
-        import sys
-
-        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-        from tests.tiny import tiny_model, tiny_tokenizer
-
-        return LoadedModel(
-            tiny_model("qwen2", num_layers=4),
-            tiny_tokenizer(),
-            "tiny-qwen2",
-            "random",
-            torch.float32,
-            torch.device("cpu"),
-        )
-    if model == "default":
-        from harc.models import load_default
-
-        return load_default()
-    from harc.models import load_model
-
-    return load_model(model)
 
 
 @torch.inference_mode()
@@ -59,10 +42,12 @@ def plain_forward(
     encodings = sorted((chat.encode(text) for text in prompts), key=lambda e: len(e.input_ids))
     pad = loaded.tokenizer.pad_token_id
     for start in range(0, len(encodings), batch_size):
-        batch = collate(encodings[start : start + batch_size], pad)
+        batch = collate(encodings[start : start + batch_size], pad).to(loaded.device)
         loaded.model(
             input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False
         )
+    if loaded.device.type == "cuda":  # capture syncs by copying to the CPU; this must too
+        torch.cuda.synchronize()
 
 
 def timed(function, repeats: int) -> list[float]:
@@ -78,14 +63,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--model", default="default", help="'default', 'tiny' or a model path/id")
+    parser.add_argument("--model", default="default", help="'default', 'tiny', 'random:NAME' "
+                        "or a model path/id")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--dtype", default="auto")
     parser.add_argument("--n-prompts", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--out", type=Path, default=Path("runs/benchmarks/extraction.json"))
     args = parser.parse_args()
     torch.set_num_threads(max(1, torch.get_num_threads()))
-    loaded = load(args.model)
+    loaded = load(args.model, args.dtype, args.device)
     chat = ChatFormat(loaded.tokenizer)
     pool = [p.text for p in builtin_prompts("harmful")] + [
         p.text for p in builtin_prompts("harmless")
@@ -109,6 +97,8 @@ def main() -> None:
     plain_s, capture_s = statistics.median(plain), statistics.median(capture)
     result = {
         "model": loaded.name,
+        "device": str(loaded.device),
+        "dtype": str(loaded.dtype).removeprefix("torch."),
         "n_prompts": len(prompts),
         "n_tokens": n_tokens,
         "batch_size": args.batch_size,

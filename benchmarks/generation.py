@@ -4,6 +4,8 @@
     python benchmarks/generation.py --adapter runs/demo/03-train/adapter   # + LoRA rows
     python benchmarks/generation.py --model tiny --n-prompts 8       # smoke run (no download)
     python benchmarks/generation.py --naive                          # + one-prompt-at-a-time loop
+    python benchmarks/generation.py --model random:Qwen/Qwen2.5-7B --device cuda \
+        --dtypes bfloat16 --batch-size 64 --n-prompts 64  # the 7B architecture, random weights
 
 Every row decodes the same prompts greedily (``--max-new-tokens``, ``--batch-size``); the
 Generator's disk cache goes to a temporary folder so everything is really generated. Per row:
@@ -32,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -40,9 +42,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from harc.generation import GenerationSettings, Generator  # noqa: E402
 from harc.io import write_json_atomic  # noqa: E402
 from roofline import load_limits, peak_bandwidth, peak_flops  # noqa: E402
+
+if TYPE_CHECKING:  # the parent process only launches the workers: no transformers there
+    from harc.generation import GenerationSettings, Generator
 
 TOPICS = [
     "the water cycle", "how vaccines work", "the history of the printing press",
@@ -66,21 +70,6 @@ def make_prompts(n: int) -> list[str]:
         raise SystemExit(f"at most {len(TOPICS) * len(STYLES)} distinct prompts, asked {n}")
     return [STYLES[(i // len(TOPICS)) % len(STYLES)].format(t=TOPICS[i % len(TOPICS)])
             for i in range(n)]
-
-
-def load(name: str, dtype: str) -> tuple[Any, Any, str]:
-    if name == "tiny":
-        from tests.tiny import template_for, tiny_model, tiny_tokenizer
-
-        from harc.models.loading import resolve_dtype
-
-        tokenizer = tiny_tokenizer(template_for("qwen2"))
-        model = tiny_model("qwen2", num_layers=4).to(resolve_dtype(dtype))
-        return model, tokenizer, "tiny-qwen2"
-    from harc.models import load_default
-
-    loaded = load_default(dtype=dtype)
-    return loaded.model, loaded.tokenizer, loaded.name
 
 
 def matmul_parameters(model: Any) -> tuple[int, int]:
@@ -140,6 +129,8 @@ def agreement(reference: list[str], outputs: list[str]) -> dict[str, float]:
 def measure_row(label: str, model: Any, tokenizer: Any, prompts: list[str],
                 settings: GenerationSettings, limits: dict[str, Any] | None,
                 dtype: torch.dtype) -> tuple[dict[str, Any], list[str]]:
+    from harc.generation import GenerationSettings, Generator
+
     with tempfile.TemporaryDirectory() as cache_dir:
         generator = Generator(model, tokenizer, cache_dir=Path(cache_dir), progress=False)
         generator.generate(prompts[:2], GenerationSettings(max_new_tokens=2))  # warm-up
@@ -172,10 +163,14 @@ def measure_row(label: str, model: Any, tokenizer: Any, prompts: list[str],
 
 def worker(args: argparse.Namespace, dtype_name: str) -> dict[str, Any]:
     """Every row of one dtype, in this process."""
+    from bench_models import load
+    from harc.generation import GenerationSettings
+
     limits = load_limits()
     prompts = make_prompts(args.n_prompts)
     settings = GenerationSettings(max_new_tokens=args.max_new_tokens, batch_size=args.batch_size)
-    model, tokenizer, name = load(args.model, dtype_name)
+    loaded = load(args.model, dtype_name, args.device)
+    model, tokenizer, name = loaded.model, loaded.tokenizer, loaded.name
     dtype = next(model.parameters()).dtype
     variants: list[tuple[str, Any, GenerationSettings]] = [("base", model, settings)]
     if args.naive:
@@ -205,7 +200,9 @@ def worker(args: argparse.Namespace, dtype_name: str) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--model", default="default", choices=["default", "tiny"])
+    parser.add_argument("--model", default="default",
+                        help="default | tiny | random:Qwen/Qwen2.5-7B (benchmarks/bench_models.py)")
+    parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtypes", default="float32,bfloat16")
     parser.add_argument("--n-prompts", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=32)
@@ -250,6 +247,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     report = {
         "model": name, "torch_threads": torch.get_num_threads(), "n_prompts": args.n_prompts,
         "max_new_tokens": args.max_new_tokens, "batch_size": args.batch_size,
+        "device": args.device,
         "limits": limits, "rows": rows,
     }
     write_json_atomic(args.out, report)

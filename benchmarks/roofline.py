@@ -12,14 +12,15 @@ says how far from the hardware it is, not only how fast it is.
 * bandwidth: reading (``sum``) and copying a ``--mib`` MiB buffer, far larger than the last
   level cache; copy counts read + write bytes.
 
-Writes ``runs/benchmarks/roofline.json`` atomically; :func:`load_limits` reads it back for
-the other benchmarks (None when it has not been run).
+Writes ``runs/benchmarks/roofline.json`` (or ``$HARC_ROOFLINE``) atomically;
+:func:`load_limits` reads it back for the other benchmarks (None when it has not been run).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -33,7 +34,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from harc.io import write_json_atomic  # noqa: E402
 
-DEFAULT_OUT = ROOT / "runs" / "benchmarks" / "roofline.json"
+# HARC_ROOFLINE: another limits file (benchmarks/gpu_check.sh keeps the GPU's apart).
+DEFAULT_OUT = Path(os.environ.get("HARC_ROOFLINE", ROOT / "runs" / "benchmarks" / "roofline.json"))
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
 

@@ -17,6 +17,8 @@ for LoRA) as a fraction of the matmul peak ``benchmarks/roofline.py`` measured f
     python benchmarks/train_step.py                      # embedded default model, CPU
     python benchmarks/train_step.py --model tiny         # smoke run
     python benchmarks/train_step.py --model random:Qwen/Qwen2.5-7B --device cuda --dtype bfloat16
+
+``--model``: see ``benchmarks/bench_models.py`` (``random:Qwen/Qwen2.5-7B`` needs no download).
 """
 
 from __future__ import annotations
@@ -31,83 +33,31 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harc.data import builtin_prompts
-from harc.directions import DirectionSet
 from harc.io import write_json_atomic
-from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
-from harc.training.config import HarcConfig
-from harc.training.step import (
-    LossSettings,
-    build_step_batch,
-    compute_losses,
-    reference_logits_for,
-)
-from roofline import load_limits, peak_flops
 
 VARIANTS = ("sft", "harc", "harc_two_copy")
-QWEN_7B = dict(
-    hidden_size=3584,
-    intermediate_size=18944,
-    num_hidden_layers=28,
-    num_attention_heads=28,
-    num_key_value_heads=4,
-    vocab_size=152064,
-)
-
-
-def load(spec: str, dtype: str, device: str) -> LoadedModel:
-    if spec == "tiny":
-        from tests.tiny import tiny_model, tiny_tokenizer
-
-        return LoadedModel(
-            tiny_model("qwen2", num_layers=4),
-            tiny_tokenizer(),
-            "tiny-qwen2",
-            "random",
-            torch.float32,
-            torch.device("cpu"),
-        )
-    if spec == "default":
-        from harc.models import load_default
-
-        return load_default(dtype=dtype, device=device)
-    if spec.startswith("random:"):
-        return _random_qwen_7b(dtype, device)
-    from harc.models import load_model
-
-    return load_model(spec, dtype=dtype, device=device)
-
-
-def _random_qwen_7b(dtype: str, device: str) -> LoadedModel:
-    """Random weights of the Qwen2.5-7B architecture (no download) + the tiny test tokenizer."""
-    from tests.tiny import tiny_tokenizer
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from harc.models.loading import resolve_dtype
-
-    torch_dtype = resolve_dtype(dtype)
-    with torch.device(device):
-        model = Qwen2ForCausalLM(Qwen2Config(**QWEN_7B, max_position_embeddings=4096)).to(
-            torch_dtype
-        )
-    return LoadedModel(
-        model.eval(),
-        tiny_tokenizer(),
-        "random-qwen2.5-7b-arch",
-        "random",
-        torch_dtype,
-        torch.device(device),
-    )
 
 
 def worker(args: argparse.Namespace) -> dict:
+    # Imported here, not at the top: the parent process only launches the workers.
+    import torch
     from peft import LoraConfig, get_peft_model
+
+    from bench_models import load
+    from harc.data import builtin_prompts
+    from harc.directions import DirectionSet
+    from harc.positions import ChatFormat
+    from harc.training.config import HarcConfig
+    from harc.training.step import (
+        LossSettings,
+        build_step_batch,
+        compute_losses,
+        reference_logits_for,
+    )
+    from roofline import load_limits, peak_flops
 
     loaded = load(args.model, args.dtype, args.device)
     config = HarcConfig.load(args.config)
@@ -160,6 +110,9 @@ def worker(args: argparse.Namespace) -> dict:
     weights = config.weights.model_dump()
     batch = step_batch.batch
     labels = torch.where(batch.response_mask.bool(), batch.input_ids, -100)
+
+    if loaded.device.type == "cuda":  # the peak of training, not of building the model
+        torch.cuda.reset_peak_memory_stats()
 
     def step() -> None:
         if args.worker == "sft":
