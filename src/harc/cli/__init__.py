@@ -38,8 +38,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
+    failed = True
     try:
-        return int(args.run(args) or 0)
+        code = int(args.run(args) or 0)
+        failed = False
+        return code
     except HarcError as error:
         print(f"harc: error: {error}", file=sys.stderr)
         return 2
+    finally:
+        if "torch.distributed" in sys.modules:  # a multi-process launch: close its group
+            from harc.training.distributed import finish
+
+            finish(wait=not failed)

@@ -8,6 +8,7 @@ from pathlib import Path
 from harc.cli.common import add_model_arguments, load_from_args
 from harc.positions import ChatFormat
 from harc.training import PRESETS, HarcConfig, train_harc
+from harc.training.distributed import process_state
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -29,6 +30,8 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_from_args(args)
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template, max_length=config.max_length)
     result = train_harc(loaded, config, args.out, resume=args.resume, chat=chat)
+    if not process_state(loaded).is_main_process:
+        return 0  # under a multi-process launch the main process reports
     print(f"HARC: {result.steps} steps in {result.seconds:.0f} s; layers {result.slots}")
     print(f"adapter: {result.adapter_dir}")
     for name, path in result.files.items():

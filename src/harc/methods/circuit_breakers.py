@@ -26,13 +26,14 @@ from typing import Any, ClassVar, Literal
 
 import torch
 import torch.nn.functional as F
+from accelerate import PartialState
 from peft import PeftModel
 from pydantic import Field
 
 from harc.errors import HarcError
 from harc.methods.base import MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
-from harc.methods.loop import LoopConfig, draw, train_lora
+from harc.methods.loop import LoopConfig, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -48,6 +49,7 @@ from harc.positions import ChatFormat
 from harc.training.config import LoraSettings
 from harc.training.data import TrainingData
 from harc.training.lora import lora_config
+from harc.training.sampling import draw
 
 REROUTE, RETAIN = 0, 1
 
@@ -130,9 +132,13 @@ class CircuitBreakersLoss:
             self.retain += [(ex.prompt, ex.refusal) for ex in data.harmful]
 
     def batch(self, step: int, micro: int) -> RowBatch:
-        seed = (self.config.seed, step, micro)
-        rows = [(p, r, REROUTE) for p, r in draw(self.reroute, self.config.batch_size, (*seed, 0))]
-        rows += [(p, r, RETAIN) for p, r in draw(self.retain, self.config.batch_size, (*seed, 1))]
+        # each rank of a multi-process run draws its own rows
+        where = {"seed": self.config.seed, "step": step, "micro": micro,
+                 "process": PartialState().process_index}
+        rows = [(p, r, REROUTE) for p, r in draw(self.reroute, self.config.batch_size, pool_id=0,
+                                              **where)]
+        rows += [(p, r, RETAIN) for p, r in draw(self.retain, self.config.batch_size, pool_id=1,
+                                               **where)]
         return encode_rows(self.chat, rows, self.pad_token_id)
 
     def __call__(self, model: PeftModel, step: int, micro: int) -> dict[str, torch.Tensor]:

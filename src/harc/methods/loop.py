@@ -10,17 +10,14 @@ log and saving the adapter, and always leaves ``loaded.model`` without LoRA laye
 from __future__ import annotations
 
 import logging
-import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-import numpy as np
 import torch
-from accelerate import Accelerator
-from peft import LoraConfig, PeftModel, get_peft_model
+from peft import LoraConfig, PeftModel
 from pydantic import Field
 from tqdm.auto import tqdm
 
@@ -30,6 +27,7 @@ from harc.models.loading import LoadedModel
 from harc.training.config import LoraSettings
 from harc.training.harc import TrainingDivergedError
 from harc.training.lora import adapter_scope
+from harc.training.optimization import LoraOptimization
 
 logger = logging.getLogger(__name__)
 
@@ -61,14 +59,6 @@ class LoopResult:
     last: dict[str, float]
 
 
-def draw(pool: Sequence[Any], count: int, seed: Sequence[int]) -> list[Any]:
-    """``count`` items of ``pool``, seeded by ``seed`` (with replacement only when needed)."""
-    if count == 0 or not pool:
-        return []
-    rng = np.random.default_rng(list(seed))
-    return [pool[i] for i in rng.choice(len(pool), size=count, replace=len(pool) < count)]
-
-
 def train_lora(
     loaded: LoadedModel,
     config: LoopConfig,
@@ -82,52 +72,42 @@ def train_lora(
     """Train a LoRA adapter on ``loaded.model`` with ``micro_loss``; write ``out_dir/adapter``
     and ``out_dir/train_log.jsonl`` (one line per optimizer step: lr and mean terms)."""
     started = time.perf_counter()
-    out_dir.mkdir(parents=True, exist_ok=True)
     log_path = out_dir / LOG_FILE
-    log_path.unlink(missing_ok=True)
     torch.manual_seed(config.seed)
-    accelerator = Accelerator(
-        mixed_precision=config.mixed_precision, cpu=loaded.device.type == "cpu"
-    )
     with adapter_scope(loaded):
-        model = get_peft_model(loaded.model, lora)
-        optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad],
-            lr=config.lr,
-            weight_decay=config.weight_decay,
-        )
-        warmup = config.warmup_steps
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
-        )
-        model, optimizer = accelerator.prepare(model, optimizer)
-        peft_model: PeftModel = accelerator.unwrap_model(model)
-        peft_model.train()
+        opt = LoraOptimization(loaded, lora, lr=config.lr, weight_decay=config.weight_decay,
+                               warmup_steps=config.warmup_steps,
+                               mixed_precision=config.mixed_precision)
+        main = opt.accelerator.is_main_process
+        if main:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            log_path.unlink(missing_ok=True)
+        opt.model.train()
         totals: dict[str, float] = {}
-        bar = tqdm(total=config.max_steps, desc=desc, disable=not progress)
+        bar = tqdm(total=config.max_steps, desc=desc, disable=not (progress and main))
         for step in range(1, config.max_steps + 1):
-            totals = {}
-            for micro in range(config.grad_accum):
-                with accelerator.autocast():
-                    terms = micro_loss(peft_model, step, micro)
-                for name, value in terms.items():
-                    totals[name] = totals.get(name, 0.0) + float(value.detach()) / config.grad_accum
-                if not math.isfinite(float(terms["loss"].detach())):
-                    bar.close()
-                    raise TrainingDivergedError(
-                        f"{desc}: non-finite loss at step {step} (micro-batch {micro}): "
-                        f"{ {k: float(v.detach()) for k, v in terms.items()} }. Lower the lr."
-                    )
-                accelerator.backward(terms["loss"] / config.grad_accum)
-            optimizer.step()
-            scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            append_jsonl(log_path, {"step": step, "lr": scheduler.get_last_lr()[0], **totals})
+
+            def micro_step(micro: int, step: int = step) -> tuple[torch.Tensor,
+                                                                dict[str, torch.Tensor]]:
+                with opt.accelerator.autocast():  # the whole own loss, as the methods expect
+                    terms = micro_loss(opt.model, step, micro)
+                return terms["loss"], {k: v for k, v in terms.items() if k != "loss"}
+
+            result = opt.step(micro_step, config.grad_accum)
+            totals = {("loss" if k == "total" else k): v for k, v in result.terms.items()}
+            if not result.finite:
+                bar.close()
+                raise TrainingDivergedError(
+                    f"{desc}: non-finite loss at step {step}: {totals}. Lower the lr.")
+            if main:
+                append_jsonl(log_path, {"step": step, "lr": opt.lr, **totals})
             bar.update(1)
             bar.set_postfix({name: f"{value:.3f}" for name, value in totals.items()})
         bar.close()
         adapter_dir = out_dir / "adapter"
-        peft_model.save_pretrained(adapter_dir)
+        if main:
+            opt.peft_model.save_pretrained(adapter_dir)
+        opt.accelerator.wait_for_everyone()
     return LoopResult(
         adapter_dir, log_path, config.max_steps, time.perf_counter() - started, totals
     )

@@ -114,9 +114,9 @@ def resolve_device(device: str | torch.device = AUTO) -> torch.device:
     available, else Apple's MPS, else the CPU. Raises a one-line :class:`HarcError` for a
     name torch does not know or an accelerator this machine lacks.
 
-    ``auto`` names the GPU index: this process's ``LOCAL_RANK`` under ``torchrun`` /
-    ``accelerate launch`` (one GPU per rank, the device accelerate gives that rank), else
-    the current CUDA device.
+    ``auto`` (and a bare ``cuda``) name the GPU index: this process's ``LOCAL_RANK`` under
+    ``torchrun`` / ``accelerate launch`` (one GPU per rank, the device accelerate gives that
+    rank), else the current CUDA device.
     """
     name = str(device).strip().lower()
     if name == AUTO:
@@ -136,6 +136,10 @@ def resolve_device(device: str | torch.device = AUTO) -> torch.device:
         count = torch.cuda.device_count()
         if resolved.index is not None and resolved.index >= count:
             raise HarcError(f"--device {device}: this machine has {count} CUDA device(s)")
+        local_rank = int(os.environ.get("LOCAL_RANK", -1))
+        if resolved.index is None and int(os.environ.get("WORLD_SIZE", "1")) > 1 and (
+                0 <= local_rank < count):
+            resolved = torch.device("cuda", local_rank)  # one GPU per rank, as with auto
     elif resolved.type == "mps":
         if not _mps_available():
             raise HarcError(f"--device {device}: MPS is not available on this machine")

@@ -4,11 +4,19 @@ Each checkpoint is a directory ``checkpoints/step-NNNNNN`` written under a tempo
 renamed into place, so a crash never leaves a half-written checkpoint that looks complete.
 Trainer state is read back with ``torch.load(weights_only=True)``: plain tensors and
 containers only, no arbitrary pickles.
+
+Under several processes the main process writes everything but the random-number state, which
+every rank writes for itself (``rng-rank{N}.pt``: CPU, CUDA, NumPy and Python generators), with
+barriers around; the optimizer state is the same on every rank (gradients are averaged), so one
+copy is kept. Resuming on the same number of processes continues bit for bit; on another number
+the weights, optimizer, scheduler and directions are restored, but the row draws depend on the
+rank, so the run continues differently from an uninterrupted one (a warning says so).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import random
 import shutil
 from dataclasses import dataclass
@@ -17,11 +25,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate import Accelerator
 from peft import PeftModel, set_peft_model_state_dict
 from safetensors.torch import load_file
 
 from harc.directions.direction_set import DirectionSet
 from harc.errors import HarcError
+
+logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
 _PREFIX = "step-"
@@ -44,31 +55,58 @@ def save_checkpoint(
     directions: DirectionSet,
     slots: list[int],
     keep: int = 2,
+    accelerator: Accelerator | None = None,
 ) -> Path:
+    """Write checkpoint ``step``; with ``accelerator``, every rank must call this together."""
+    main = accelerator is None or accelerator.is_main_process
+    rank = accelerator.process_index if accelerator is not None else 0
+    processes = accelerator.num_processes if accelerator is not None else 1
     root = out_dir / CHECKPOINT_DIR
-    root.mkdir(parents=True, exist_ok=True)
     final = root / f"{_PREFIX}{step:06d}"
     staging = root / f".{final.name}.tmp"
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir()
-    model.save_pretrained(staging / "adapter")
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
-            "python_rng": json.dumps(random.getstate()),
-        },
-        staging / "trainer_state.pt",
-    )
-    directions.save(staging / "directions")
-    (staging / "state.json").write_text(json.dumps({"step": step, "slots": slots}))
-    shutil.rmtree(final, ignore_errors=True)
-    staging.rename(final)
-    for old in list_checkpoints(out_dir)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+    if main:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+    _wait(accelerator)
+    torch.save(_rng_state(), staging / f"rng-rank{rank}.pt")
+    _wait(accelerator)
+    if main:
+        model.save_pretrained(staging / "adapter")
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
+                   staging / "trainer_state.pt")
+        directions.save(staging / "directions")
+        (staging / "state.json").write_text(
+            json.dumps({"step": step, "slots": slots, "processes": processes}))
+        shutil.rmtree(final, ignore_errors=True)
+        staging.rename(final)
+        for old in list_checkpoints(out_dir)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    _wait(accelerator)
     return final
+
+
+def _wait(accelerator: Accelerator | None) -> None:
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch_rng": torch.get_rng_state(),
+        "numpy_rng": _numpy_state_to_tensors(np.random.get_state()),
+        "python_rng": json.dumps(random.getstate()),
+    }
+    if torch.cuda.is_available():
+        state["cuda_rng"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(_numpy_state_from_tensors(state["numpy_rng"]))
+    random.setstate(_python_state(json.loads(state["python_rng"])))
+    if "cuda_rng" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
 def list_checkpoints(out_dir: Path) -> list[Path]:
@@ -90,8 +128,12 @@ def load_checkpoint(
     model: PeftModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
+    *,
+    process: int = 0,
+    processes: int = 1,
 ) -> Checkpoint:
-    """Restore weights, optimizer, scheduler and RNG in place; return step, slots, directions."""
+    """Restore weights, optimizer, scheduler and this rank's (``process``) RNG in place;
+    return step, slots, directions."""
     adapter_file = path / "adapter" / "adapter_model.safetensors"
     if not adapter_file.is_file():
         raise HarcError(f"{path}: incomplete checkpoint (no adapter_model.safetensors)")
@@ -104,10 +146,18 @@ def load_checkpoint(
     state: dict[str, Any] = torch.load(path / "trainer_state.pt", weights_only=True)
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    torch.set_rng_state(state["torch_rng"])
-    np.random.set_state(_numpy_state_from_tensors(state["numpy_rng"]))
-    random.setstate(_python_state(json.loads(state["python_rng"])))
     meta = json.loads((path / "state.json").read_text())
+    saved = int(meta.get("processes", 1))
+    if saved != processes and process == 0:
+        logger.warning(
+            "%s was written by %d process(es), resuming on %d: weights, optimizer, scheduler and "
+            "directions are restored, but the rows each rank draws depend on its rank, so the run "
+            "continues differently from an uninterrupted one", path, saved, processes)
+    rng_file = path / f"rng-rank{process}.pt"
+    if rng_file.is_file():
+        _set_rng_state(torch.load(rng_file, weights_only=True))
+    elif "torch_rng" in state:  # a checkpoint from before per-rank RNG files
+        _set_rng_state(state)
     return Checkpoint(
         path,
         int(meta["step"]),

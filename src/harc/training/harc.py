@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate import Accelerator
-from peft import PeftModel, get_peft_model
+from peft import PeftModel
 from tqdm.auto import tqdm
 
 from harc.directions.direction_set import DirectionSet
@@ -23,7 +21,9 @@ from harc.positions import ChatFormat
 from harc.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
+from harc.training.distributed import broadcast_tensors
 from harc.training.lora import lora_config
+from harc.training.optimization import LoraOptimization, MicroStep
 from harc.training.refresh import ExtractionInputs, extract_all, heldout_projections
 from harc.training.sampling import draw
 from harc.training.schedule import blend_directions, drift, select_layers, top_k_at
@@ -87,50 +87,46 @@ class HarcTrainer:
         )
 
     def run(self, resume: bool = False) -> TrainResult:
+        """Train; under a multi-process launch every rank runs this, on its own rows, and only
+        the main process writes (logs, directions, checkpoints, the adapter)."""
         started = time.perf_counter()
         config, out = self.config, self.out_dir
-        out.mkdir(parents=True, exist_ok=True)
         torch.manual_seed(config.seed)
-        accelerator = Accelerator(
-            mixed_precision=config.mixed_precision, cpu=self.loaded.device.type == "cpu"
-        )
-        model = get_peft_model(self.loaded.model, lora_config(self.loaded.model, config.lora))
-        model.print_trainable_parameters()
-        optimizer = torch.optim.AdamW(
-            [p for p in model.parameters() if p.requires_grad],
-            lr=config.lr,
-            weight_decay=config.weight_decay,
-        )
-        warmup = config.warmup_steps
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lambda step: min(1.0, (step + 1) / warmup) if warmup else 1.0
-        )
-        model, optimizer = accelerator.prepare(model, optimizer)
-        peft_model: PeftModel = accelerator.unwrap_model(model)
-
+        opt = LoraOptimization(
+            self.loaded, lora_config(self.loaded.model, config.lora), lr=config.lr,
+            weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
+            mixed_precision=config.mixed_precision)
+        accelerator, peft_model = opt.accelerator, opt.peft_model
+        self.accelerator = accelerator
+        main = accelerator.is_main_process
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            peft_model.print_trainable_parameters()
         checkpoint = latest_checkpoint(out) if resume else None
-        if resume and checkpoint is None:
+        if resume and checkpoint is None and main:
             logger.warning("--resume: no checkpoint in %s, starting from step 0", out)
         base_path = out / "directions_start.safetensors"
         if checkpoint is not None:
-            restored = load_checkpoint(checkpoint, peft_model, optimizer, scheduler)
+            restored = load_checkpoint(checkpoint, peft_model, opt.optimizer, opt.scheduler,
+                                       process=accelerator.process_index,
+                                       processes=accelerator.num_processes)
             base, current, slots, start = (
-                DirectionSet.load(base_path),
-                restored.directions,
-                restored.slots,
-                restored.step,
-            )
-            _truncate_log(out / "train_log.jsonl", start)
-            _truncate_log(out / "diag_log.jsonl", start)
-            logger.info("resumed from %s (step %d)", checkpoint, start)
+                DirectionSet.load(base_path), restored.directions, restored.slots, restored.step)
+            if main:
+                _truncate_log(out / "train_log.jsonl", start)
+                _truncate_log(out / "diag_log.jsonl", start)
+                logger.info("resumed from %s (step %d)", checkpoint, start)
         else:
-            for name in ("train_log.jsonl", "diag_log.jsonl"):
-                (out / name).unlink(missing_ok=True)
+            if main:
+                for name in ("train_log.jsonl", "diag_log.jsonl"):
+                    (out / name).unlink(missing_ok=True)
             base, extras = extract_all(
                 peft_model, self.chat, self.extraction, bootstrap=200, progress=self.progress
             )
+            self._same_on_every_rank(base)
             base.metadata.update({"model": self.loaded.name, "stage": "start"})
-            base.save(base_path)
+            if main:
+                base.save(base_path)
             current, start = base, 0
             slots = select_layers(
                 base,
@@ -139,77 +135,70 @@ class HarcTrainer:
                 config.exclude_last,
             )
             self._diagnostics(peft_model, 0, base, base, slots, extras)
-        config.to_yaml(out / "config.yaml")
+        if main:
+            config.to_yaml(out / "config.yaml")
 
-        bar = tqdm(total=config.max_steps, initial=start, desc="HARC", disable=not self.progress)
+        bar = tqdm(total=config.max_steps, initial=start, desc="HARC",
+                   disable=not (self.progress and main))
         last_checkpoint = checkpoint
-        model.train()
+        opt.model.train()
         for step in range(start + 1, config.max_steps + 1):
             wanted_k = top_k_at(step, config.top_k, config.top_k_late, config.top_k_ramp_step)
             if len(slots) != wanted_k:
                 slots = select_layers(current, wanted_k, config.exclude_first, config.exclude_last)
-            terms = self._optimizer_step(
-                model, peft_model, optimizer, accelerator, step, current, slots
-            )
-            if not all(math.isfinite(value) for value in terms.values()):
+            result = opt.step(self._micro_step(opt, step, current, slots), config.grad_accum)
+            if not result.finite:
                 bar.close()
                 raise TrainingDivergedError(
-                    f"non-finite loss at step {step}: {terms}. Last good checkpoint: "
+                    f"non-finite loss at step {step}: {result.terms}. Last good checkpoint: "
                     f"{last_checkpoint or 'none (no checkpoint was written yet)'}. Lower the lr or "
                     "check the data."
                 )
-            scheduler.step()
-            append_jsonl(
-                out / "train_log.jsonl",
-                {"step": step, "lr": scheduler.get_last_lr()[0], "slots": slots, **terms},
-            )
+            if main:
+                append_jsonl(out / "train_log.jsonl",
+                             {"step": step, "lr": opt.lr, "slots": slots, **result.terms})
             bar.update(1)
-            bar.set_postfix({name: f"{value:.3f}" for name, value in terms.items()})
+            bar.set_postfix({name: f"{value:.3f}" for name, value in result.terms.items()})
             if (
                 config.refresh_every
                 and step % config.refresh_every == 0
                 and step < config.max_steps
             ):
                 fresh, extras = extract_all(peft_model, self.chat, self.extraction, bootstrap=200)
+                self._same_on_every_rank(fresh)
                 current = blend_directions(base, fresh, config.base_blend)
                 slots = select_layers(current, wanted_k, config.exclude_first, config.exclude_last)
                 self._diagnostics(peft_model, step, base, current, slots, extras)
             if config.checkpoint_every and step % config.checkpoint_every == 0:
                 last_checkpoint = save_checkpoint(
-                    out, step, peft_model, optimizer, scheduler, current, slots
+                    out, step, peft_model, opt.optimizer, opt.scheduler, current, slots,
+                    accelerator=accelerator,
                 )
         bar.close()
         return self._finish(peft_model, base, current, slots, started)
 
-    def _optimizer_step(
-        self,
-        model: torch.nn.Module,
-        peft_model: PeftModel,
-        optimizer: torch.optim.Optimizer,
-        accelerator: Accelerator,
-        step: int,
-        directions: DirectionSet,
-        slots: list[int],
-    ) -> dict[str, float]:
-        config = self.config
-        totals: dict[str, float] = {}
-        weights = config.weights.model_dump()
-        for micro in range(config.grad_accum):
+    def _same_on_every_rank(self, directions: DirectionSet) -> None:
+        """Every rank extracted from the same weights; take the main process's values so
+        tiny numeric differences between devices cannot pick different slots per rank."""
+        broadcast_tensors(self.accelerator, [
+            directions.harm, directions.refusal, directions.harm_resp, directions.refusal_resp])
+
+    def _micro_step(
+        self, opt: LoraOptimization, step: int, directions: DirectionSet, slots: list[int],
+    ) -> MicroStep:
+        weights = self.config.weights.model_dump()
+        accelerator = opt.accelerator
+
+        def micro_step(micro: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             step_batch = self._sample(step, micro, accelerator.process_index)
             step_batch.batch = step_batch.batch.to(accelerator.device)
-            reference = reference_logits_for(peft_model, step_batch)
-            terms = compute_losses(
-                model, step_batch, directions, slots, self.loss_settings, reference_logits=reference
-            )
+            reference = reference_logits_for(opt.peft_model, step_batch)
+            terms = compute_losses(opt.model, step_batch, directions, slots, self.loss_settings,
+                                   reference_logits=reference)
             loss = sum(weights[name] * value for name, value in terms.items())
-            for name, value in {**terms, "total": loss}.items():
-                totals[name] = totals.get(name, 0.0) + float(value.detach()) / config.grad_accum
-            if not math.isfinite(totals["total"]):
-                return totals
-            accelerator.backward(loss / config.grad_accum)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        return totals
+            return loss, terms
+
+        return micro_step
 
     def _sample(self, step: int, micro: int, process: int):
         config, data = self.config, self.data
@@ -257,6 +246,8 @@ class HarcTrainer:
             "drift": drift(base, current, slots),
         }
         record.update(extras)
+        if not self.accelerator.is_main_process:
+            return
         if self.data.validation_harmful and self.data.validation_harmless:
             record["heldout"] = heldout_projections(
                 model,
@@ -278,10 +269,12 @@ class HarcTrainer:
     ) -> TrainResult:
         out = self.out_dir
         end, extras = extract_all(model, self.chat, self.extraction, bootstrap=200)
+        self._same_on_every_rank(end)
         end.metadata.update({"model": self.loaded.name, "stage": "end"})
+        main = self.accelerator.is_main_process
         files = {
             "directions_start": out / "directions_start.safetensors",
-            "directions_end": end.save(out / "directions_end"),
+            "directions_end": out / "directions_end.safetensors",
             "train_log": out / "train_log.jsonl",
             "diag_log": out / "diag_log.jsonl",
             "config": out / "config.yaml",
@@ -290,18 +283,22 @@ class HarcTrainer:
             model, self.config.max_steps, base, current, slots, {**extras, "final": True}
         )
         adapter_dir = out / "adapter"
-        model.save_pretrained(adapter_dir)
         seconds = time.perf_counter() - started
-        write_json_atomic(
-            out / "train_summary.json",
-            {
-                "steps": self.config.max_steps,
-                "slots": slots,
-                "seconds": seconds,
-                "model": self.loaded.name,
-                "data_counts": self.data.counts,
-            },
-        )
+        if main:
+            end.save(out / "directions_end")
+            model.save_pretrained(adapter_dir)
+            write_json_atomic(
+                out / "train_summary.json",
+                {
+                    "steps": self.config.max_steps,
+                    "slots": slots,
+                    "seconds": seconds,
+                    "model": self.loaded.name,
+                    "processes": self.accelerator.num_processes,
+                    "data_counts": self.data.counts,
+                },
+            )
+        self.accelerator.wait_for_everyone()  # the adapter exists for every rank on return
         return TrainResult(out, adapter_dir, self.config.max_steps, slots, seconds, files)
 
 

@@ -8,6 +8,7 @@ from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 from harc.training.config import HarcConfig
 from harc.training.data import load_training_data, write_training_answers
+from harc.training.distributed import main_process_first, process_state
 from harc.training.harc import HarcTrainer, TrainResult
 from harc.training.lora import adapter_scope
 from harc.training.supply import AnswerSupplier
@@ -28,15 +29,22 @@ def train_harc(
     can be evaluated as the base model afterwards; load the adapter from the result."""
     out = Path(out_dir)
     chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
+    state = process_state(loaded)
+    main = state.is_main_process
     supplier = None
-    if config.data.self_supply:
-        supplier = AnswerSupplier.from_loaded(
-            loaded, config.data, chat=chat, out_dir=out, progress=progress
-        )
-    data = load_training_data(config.data, supplier=supplier, seed=config.seed)
-    write_training_answers(data, out)
-    if supplier is not None:
-        supplier.write_provenance(out)
+    # Under several processes the main process generates the missing answers (into the
+    # answer cache) and the other ranks then read them from the cache: generated once.
+    with main_process_first(state):
+        if config.data.self_supply:
+            supplier = AnswerSupplier.from_loaded(
+                loaded, config.data, chat=chat, out_dir=out if main else None,
+                progress=progress and main,
+            )
+        data = load_training_data(config.data, supplier=supplier, seed=config.seed)
+    if main:
+        write_training_answers(data, out)
+        if supplier is not None:
+            supplier.write_provenance(out)
     with adapter_scope(loaded):
         return HarcTrainer(loaded, config, data, out, chat=chat, progress=progress).run(
             resume=resume)
