@@ -1,5 +1,7 @@
-"""The ``gpu`` tests run on CUDA; ``HARC_GPU_CHECK_DEVICE=cpu`` runs them on the CPU (the dry run
-of ``benchmarks/gpu_check.sh``). Without CUDA and without that variable they are skipped."""
+"""The bf16 paths of training, capture, generation and the inference-time defences, on every
+device at hand: always on the CPU (bf16 on the CPU, so dtype mistakes surface in CI without a
+GPU), and on CUDA where there is one (``pytest -m gpu`` in ``benchmarks/gpu_check.sh``);
+``HARC_GPU_CHECK_DEVICE=cpu`` skips the CUDA variant (the script's dry run)."""
 
 from __future__ import annotations
 
@@ -12,11 +14,13 @@ import torch
 DEVICE_ENV = "HARC_GPU_CHECK_DEVICE"
 
 
-@pytest.fixture(scope="session")
-def device() -> torch.device:
-    name = os.environ.get(DEVICE_ENV, "cuda")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        pytest.skip(f"no CUDA here ({DEVICE_ENV}=cpu runs the gpu tests on the CPU)")
+@pytest.fixture(scope="session", params=["cpu", "cuda"])
+def device(request: pytest.FixtureRequest) -> torch.device:
+    name = request.param
+    if name == "cuda" and os.environ.get(DEVICE_ENV, "cuda") == "cpu":
+        pytest.skip(f"{DEVICE_ENV}=cpu: the CPU variant only")
+    if name == "cuda" and not torch.cuda.is_available():
+        pytest.skip("no CUDA here; the CPU variant ran")
     return torch.device(name)
 
 
