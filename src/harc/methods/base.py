@@ -25,6 +25,7 @@ from harc.errors import HarcError
 from harc.io import write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.training.data import TrainingData
+from harc.training.distributed import is_main_process, wait_for_everyone
 
 MethodKind = Literal["training", "inference"]
 OutputKind = Literal["adapter", "merged_then_adapter", "wrapper"]
@@ -102,7 +103,9 @@ class MethodOutput:
         if self.kind == "wrapper":
             raise HarcError("a wrapper output is code and cannot be saved")
         target = self.out_dir / OUTPUT_FILE
-        write_json_atomic(target, self.to_dict())
+        if is_main_process():  # the other ranks of a multi-process launch write nothing
+            write_json_atomic(target, self.to_dict())
+        wait_for_everyone()
         return target
 
     @classmethod

@@ -133,10 +133,12 @@ def train_and_save(trainer: Any, out_dir: Path, *, progress: bool = True) -> Trl
         trainer.remove_callback(PrinterCallback)  # it prints every log line when tqdm is off
     output = trainer.train()
     adapter_dir = out_dir / "adapter"
-    trainer.model.save_pretrained(adapter_dir)
     log_path = out_dir / LOG_FILE
-    history = trainer.state.log_history
-    write_text_atomic(log_path, "".join(json.dumps(row) + "\n" for row in history))
-    with suppress(OSError):  # the trainer's output_dir stays empty (save_strategy="no")
-        Path(trainer.args.output_dir).rmdir()
+    if trainer.accelerator.is_main_process:  # TRL trains every rank; one writes
+        trainer.model.save_pretrained(adapter_dir)
+        history = trainer.state.log_history
+        write_text_atomic(log_path, "".join(json.dumps(row) + "\n" for row in history))
+        with suppress(OSError):  # the trainer's output_dir stays empty (save_strategy="no")
+            Path(trainer.args.output_dir).rmdir()
+    trainer.accelerator.wait_for_everyone()
     return TrlResult(adapter_dir, log_path, int(output.global_step), dict(output.metrics))

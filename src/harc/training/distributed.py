@@ -104,6 +104,17 @@ def broadcast_tensors(accelerator: Accelerator, tensors: Iterable[torch.Tensor |
         tensor.copy_(moved.to(tensor.device))
 
 
+def is_main_process() -> bool:
+    """False on the non-main ranks of a multi-process launch, where nothing is written."""
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or (
+        torch.distributed.get_rank() == 0)
+
+
+def wait_for_everyone() -> None:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        torch.distributed.barrier()
+
+
 def finish(*, wait: bool = True) -> None:
     """Close the process group, after waiting for every rank unless this rank failed (then
     the others may never arrive): a gloo group left open makes the process abort at exit
