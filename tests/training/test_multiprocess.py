@@ -127,11 +127,24 @@ def test_two_process_update_equals_one_process_update_over_both_ranks_rows(
         assert a["total"] == pytest.approx(b["total"], rel=1e-5)  # the mean over both ranks
 
 
-def test_a_trained_baseline_on_two_processes(tmp_path):
+WORKER = ROOT / "tests" / "training" / "multiprocess_worker.py"
+
+
+def test_a_trained_baseline_on_two_processes_keeps_the_ranks_identical(tmp_path):
     model_dir, out = _tiny_dir(tmp_path), tmp_path / "cb"
-    _torchrun([str(ROOT / "tests" / "training" / "multiprocess_worker.py"), str(model_dir),
-               str(out)], tmp_path)
-    assert json.loads((out / "world.json").read_text()) == {"world_size": 2}
+    _torchrun([str(WORKER), str(model_dir), str(out)], tmp_path)
+    ranks = [json.loads((out / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert [rank["world_size"] for rank in ranks] == [2, 2]
+    assert ranks[0]["lora_digest"] == ranks[1]["lora_digest"]  # gradients were averaged
     assert [json.loads(line)["step"] for line in
             (out / "train_log.jsonl").read_text().splitlines()] == [1, 2]
     assert (out / "adapter" / "adapter_model.safetensors").is_file()
+
+
+def test_a_non_finite_loss_on_one_rank_stops_every_rank(tmp_path):
+    model_dir, out = _tiny_dir(tmp_path), tmp_path / "cb"
+    _torchrun([str(WORKER), str(model_dir), str(out), "nan"], tmp_path)  # no hang, exit 0
+    ranks = [json.loads((out / f"rank-{r}.json").read_text()) for r in (0, 1)]
+    assert [rank.get("error") for rank in ranks] == ["circuit breakers"] * 2
+    assert [json.loads(line)["step"] for line in
+            (out / "train_log.jsonl").read_text().splitlines()] == [1]
