@@ -111,9 +111,10 @@ def _evaluate(
     key = model_key(loaded, sha)
     base_key = model_key(loaded, None)
 
-    def generator(target: Any, gen_key: str, context: Callable[[], Any] | None = None) -> Any:
+    def generator(target: Any, gen_key: str, context: Callable[[], Any] | None = None,
+                  show: bool = False) -> Any:
         return Generator(target, loaded.tokenizer, chat=chat, model_key=gen_key,
-                         cache_dir=cache_dir, progress=False, context=context)
+                         cache_dir=cache_dir, progress=show, context=context)
 
     # Answers come from the adapter folded into a copy of the weights (harc.models.merging:
     # 1.5x faster bf16 decoding on CPU); the PEFT model keeps serving everything else.
@@ -122,14 +123,17 @@ def _evaluate(
     attackers: dict[str, Any] = {}
 
     def attacker_for(name: str) -> Any:
-        if name == SELF_ATTACKER:
-            return base
+        if name == SELF_ATTACKER:  # the same weights and cache as ``base``, with its own bar
+            if name not in attackers:
+                attackers[name] = generator(model, base_key, None if sha is None else (
+                    lambda: model.disable_adapter()), show=progress)
+            return attackers[name]
         if name not in attackers:
             from harc.models import load_model
 
             other = load_model(name, dtype=loaded.dtype, device=str(loaded.device))
             attackers[name] = Generator(other.model, other.tokenizer, model_key=f"{other.name}",
-                                        cache_dir=cache_dir, progress=False)
+                                        cache_dir=cache_dir, progress=progress)
         return attackers[name]
 
     judges, judge_generator = _judges(specs, judge_model, base, loaded, model, chat, cache_dir)
