@@ -74,7 +74,7 @@ def main() -> None:
     chat = ChatFormat(loaded.tokenizer)
     sets = {"harmless": harmless}
     for name in ATTACKS:
-        sets[name] = [get_attack(name).attack(goal) for goal in harmful]
+        sets[name] = [a.prompt for a in get_attack(name).apply(harmful, seed=0)]
     settings = GenerationSettings(max_new_tokens=16, batch_size=args.batch_size)
     labels = [("base", None)] + [item for run in args.runs for item in adapters(run)]
     if args.only:
