@@ -141,6 +141,9 @@ def test_auto_device_is_cuda_with_this_ranks_index(monkeypatch: pytest.MonkeyPat
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
     with pytest.raises(HarcError, match=r"^--device cuda:2: this machine has 2 CUDA device"):
         resolve_device("cuda:2")
+    assert resolve_device("cuda") == torch.device("cuda")  # one process: as given
+    monkeypatch.setenv("WORLD_SIZE", "2")  # a bare "cuda" on rank 1 of 2 is that rank's GPU
+    assert resolve_device("cuda") == torch.device("cuda", 1)
 
 
 @pytest.mark.usefixtures("no_accelerator")
