@@ -76,6 +76,9 @@ def test_every_stage_writes_its_outputs_and_the_report_renders(finished):
                     "3. HARC training", "4. Before / after", "6. Caveats"):
         assert heading in markdown
     assert "| base |" in markdown and "| HARC |" in markdown
+    weights = tiny_config().weights  # the report states the weights that really ran
+    assert (f"Loss = {weights.couple:g} prompt coupling + {weights.couple_resp:g} response "
+            f"coupling + {weights.kl:g} KL(base || tuned)") in markdown
     page = (out / "report.html").read_text()
     assert page.count("data:image/png;base64,") >= 4 and "<table>" in page
     assert "src='07-report" not in page  # self-contained: no relative image links

@@ -137,14 +137,31 @@ def _plane_section(doc: Document, png: Path, base: dict[str, Any], tuned: dict[s
         + ".")
 
 
+def _loss_formula(config_path: Path) -> str:
+    """The loss the run really used, from its resolved config (the paper's weights are
+    1 / 1 / 10 / 1; a preset may change them)."""
+    import yaml
+
+    if not config_path.is_file():
+        return "(the run's config.yaml is missing: weights unknown)"
+    weights = (yaml.safe_load(config_path.read_text(encoding="utf-8")) or {}).get("weights", {})
+
+    def term(key: str, name: str) -> str:
+        value = weights.get(key)
+        return name if value is None else f"{value:g} {name}"
+
+    return " + ".join([term("couple", "prompt coupling"), term("couple_resp", "response coupling"),
+                       term("kl", "KL(base || tuned) on retain answers"),
+                       term("ce", "refusal cross-entropy")])
+
+
 def _training_section(doc: Document, out: Path, summary: dict[str, Any],
                       loss_png: Path | None) -> None:
     doc.heading("3. HARC training")
     doc.paragraph(
         f"{summary.get('steps')} steps on layers {summary.get('slots')} in "
-        f"{summary.get('seconds', 0):.0f} s. Loss = prompt coupling + response coupling + "
-        "10 KL(base || tuned) on retain answers + refusal cross-entropy; the KL reference is "
-        "the same weights with the LoRA adapter disabled.")
+        f"{summary.get('seconds', 0):.0f} s. Loss = {_loss_formula(out / TRAIN / 'config.yaml')}"
+        "; the KL reference is the same weights with the LoRA adapter disabled.")
     counts = _json(out / TRAIN / "train_summary.json").get("data_counts", {})
     if counts:
         picked = {k: v for k, v in counts.items() if k.startswith(("train_", "refusal_from",
