@@ -116,3 +116,20 @@ def test_invalid_config_value_is_reported(tmp_path, capsys):
         main(["train", "--config", str(bad), "--model", str(tmp_path), "--out", str(tmp_path)]) == 2
     )
     assert "lr" in capsys.readouterr().err
+
+
+def test_bad_numbers_and_bad_yaml_are_one_line_errors(tmp_path, capsys):
+    import pytest
+
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "--config", "cpu-demo", "--out", str(tmp_path), "--max-steps", "0"])
+    assert stopped.value.code == 2 and "must be at least 1, not 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["directions", "--out", str(tmp_path), "--bootstrap", "0"])
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--out", str(tmp_path), "--batch-size", "0"])
+    for text, wanted in (("a: [1, 2\n", "not valid YAML"), ("- lr\n- 1\n", "not a list")):
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(text)
+        assert main(["train", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
+        assert wanted in capsys.readouterr().err

@@ -7,7 +7,7 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from harc.cli.common import add_model_arguments, load_from_args
+from harc.cli.common import add_model_arguments, load_from_args, positive_int
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -24,29 +24,29 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="comma-separated single-shot attacks ('direct' is always added)")
     parser.add_argument("--goals", default=defaults.goals, help="harmful goals (prompt spec)")
     parser.add_argument("--harmless", default=defaults.harmless, help="harmless prompts")
-    parser.add_argument("--n-goals", type=int, default=defaults.n_goals)
-    parser.add_argument("--n-harmless", type=int, default=defaults.n_harmless)
+    parser.add_argument("--n-goals", type=positive_int, default=defaults.n_goals)
+    parser.add_argument("--n-harmless", type=positive_int, default=defaults.n_harmless)
     parser.add_argument("--directions", default=None,
                         help="a DirectionSet file to project on (default: extract from "
                              "--direction-harmful / --direction-harmless)")
     parser.add_argument("--direction-harmful", default=defaults.direction_harmful)
     parser.add_argument("--direction-harmless", default=defaults.direction_harmless)
-    parser.add_argument("--max-direction-prompts", type=int,
+    parser.add_argument("--max-direction-prompts", type=positive_int,
                         default=defaults.max_direction_prompts)
     parser.add_argument("--slot", type=int, default=None,
                         help="residual slot of the plane (default: best middle slot by AUROC)")
     parser.add_argument("--sweep", action="store_true", help="also analyse every slot")
     parser.add_argument("--measure", choices=("cos", "dot"), default=defaults.measure)
-    parser.add_argument("--max-new-tokens", type=int, default=defaults.max_new_tokens)
+    parser.add_argument("--max-new-tokens", type=positive_int, default=defaults.max_new_tokens)
     parser.add_argument("--judge", default=defaults.judge, help="judge for jailbreak success")
     parser.add_argument("--pairs", default=None,
                         help="pairs file (prompt, response, kind: harmful/refusal/helpful) for "
                              "the response directions (default: self-supplied answers)")
-    parser.add_argument("--n-reference", type=int, default=defaults.n_reference)
-    parser.add_argument("--response-tokens", type=int, default=defaults.response_tokens)
+    parser.add_argument("--n-reference", type=positive_int, default=defaults.n_reference)
+    parser.add_argument("--response-tokens", type=positive_int, default=defaults.response_tokens)
     parser.add_argument("--threshold", type=float, default=defaults.threshold,
                         help="gap units a CI bound must clear for an axis to count as suppressed")
-    parser.add_argument("--resamples", type=int, default=defaults.resamples)
+    parser.add_argument("--resamples", type=positive_int, default=defaults.resamples)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--compare", nargs=2, metavar=("DIRS_A", "DIRS_B"), default=None,

@@ -26,13 +26,24 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="raw prompt template with {instruction}, for models without a chat template",
     )
-    group.add_argument("--batch-size", type=int, default=8)
+    group.add_argument("--batch-size", type=positive_int, default=8)
     group.add_argument(
         "--threads",
-        type=int,
+        type=positive_int,
         default=None,
         help="CPU threads for torch (default: torch's choice; 1 is faster on a busy machine)",
     )
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer of at least 1 (a clear usage error otherwise)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def add_judge_argument(parser: argparse.ArgumentParser) -> None:

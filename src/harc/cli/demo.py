@@ -10,7 +10,7 @@ import os
 import time
 from pathlib import Path
 
-from harc.cli.common import add_model_arguments, load_from_args
+from harc.cli.common import add_model_arguments, load_from_args, positive_int
 from harc.positions import ChatFormat
 
 
@@ -24,7 +24,8 @@ def register(commands: argparse._SubParsersAction) -> None:
                              "every held-out prompt, more attacks, longer training")
     parser.add_argument("--config", default=None,
                         help="HARC preset or YAML instead of the budget's (cpu-demo)")
-    parser.add_argument("--max-steps", type=int, default=None, help="override training steps")
+    parser.add_argument("--max-steps", type=positive_int, default=None,
+                        help="override training steps")
     parser.add_argument("--data-root", type=Path, default=None,
                         help="a ../shared/data-style folder: XSTest and MMLU join the "
                              "evaluation when present (default: $HARC_DATA, else built-in "

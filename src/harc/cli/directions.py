@@ -8,7 +8,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harc.cli.common import add_model_arguments, load_from_args
+from harc.cli.common import add_model_arguments, load_from_args, positive_int
 from harc.directions.job import DirectionJobConfig, DirectionJobResult, run_direction_job
 from harc.positions import ChatFormat
 
@@ -34,8 +34,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         help="pairs file (prompt, response, kind in harmful/refusal/helpful) for "
         "response-side directions",
     )
-    parser.add_argument("--max-prompts", type=int, default=defaults.max_prompts)
-    parser.add_argument("--bootstrap", type=int, default=defaults.bootstrap_resamples)
+    parser.add_argument("--max-prompts", type=positive_int, default=defaults.max_prompts)
+    parser.add_argument("--bootstrap", type=positive_int, default=defaults.bootstrap_resamples)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.set_defaults(run=run)

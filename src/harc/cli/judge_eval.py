@@ -15,7 +15,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harc.cli.common import DEVICE_HELP, DTYPE_HELP
+from harc.cli.common import DEVICE_HELP, DTYPE_HELP, positive_int
 
 GOLD = "gold"
 
@@ -34,18 +34,18 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--threshold", type=float, default=None)
     parser.add_argument("--cross-validate", action="store_true",
                         help="probe only: nested grouped cross-validation on the labels")
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--folds", type=positive_int, default=5)
     parser.add_argument("--labels", action="append", required=True,
                         help=f"labelled file, or {GOLD!r} (repeatable)")
     parser.add_argument("--compare", choices=("harmful", "refused"), default=None,
                         help="the verdict field to score (default: the one the labels carry; "
                              "gold carries both)")
-    parser.add_argument("--limit", type=int, default=None,
+    parser.add_argument("--limit", type=positive_int, default=None,
                         help="a seeded sample of this many answers per labelled file")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.set_defaults(run=run)
 

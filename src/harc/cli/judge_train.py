@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harc.cli.common import DEVICE_HELP, DTYPE_HELP
+from harc.cli.common import DEVICE_HELP, DTYPE_HELP, positive_int
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -25,13 +25,13 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--slots", default=None,
                         help="candidate residual slots, e.g. '8,12,16' (default: every second "
                              "slot from a quarter of the depth)")
-    parser.add_argument("--max-response-tokens", type=int, default=128)
-    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--max-response-tokens", type=positive_int, default=128)
+    parser.add_argument("--folds", type=positive_int, default=5)
     parser.add_argument("--no-nested", dest="nested", action="store_false",
                         help="skip the nested held-out estimate")
     parser.add_argument("--dtype", default="auto", help=DTYPE_HELP)
     parser.add_argument("--device", default="auto", help=DEVICE_HELP)
-    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--batch-size", type=positive_int, default=8)
     parser.add_argument("--out", required=True, type=Path, help="probe path (without suffix)")
     parser.set_defaults(run=run)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harc.cli.common import add_model_arguments, load_from_args
+from harc.cli.common import add_model_arguments, load_from_args, positive_int
 from harc.positions import ChatFormat
 from harc.training import PRESETS, HarcConfig, train_harc
 from harc.training.distributed import process_state
@@ -18,7 +18,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--out", required=True, type=Path, help="run directory")
     parser.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
-    parser.add_argument("--max-steps", type=int, default=None, help="override the config")
+    parser.add_argument("--max-steps", type=positive_int, default=None, help="override the config")
     add_model_arguments(parser)
     parser.set_defaults(run=run)
 

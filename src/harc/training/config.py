@@ -111,7 +111,14 @@ class HarcConfig(_Strict):
         source = Path(path)
         if not source.is_file():
             raise HarcError(f"{source}: no such config file")
-        return cls._parse(yaml.safe_load(source.read_text()) or {}, str(source))
+        try:
+            raw = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise HarcError(f"{source}: not valid YAML ({str(error).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise HarcError(f"{source}: a HARC config is a mapping of settings, not a "
+                            f"{type(raw).__name__}")
+        return cls._parse(raw, str(source))
 
     @classmethod
     def from_preset(cls, name: str) -> HarcConfig:
