@@ -49,3 +49,30 @@ def test_with_adapter_wraps_in_eval_mode_or_passes_through(tmp_path):
     assert sha == adapter_digest(tmp_path / "a")
     assert not model.training
     assert any("lora_A" in name for name, _ in model.named_parameters())
+
+
+def test_an_adapter_of_another_base_is_an_error_or_a_warning(tmp_path, caplog):
+    from transformers import AutoModelForCausalLM
+
+    _save_adapter(tmp_path / "a", seed=0)
+    config = tiny_model("llama").config
+    config.hidden_size, config.head_dim = 64, 16  # another shape: the LoRA cannot fit
+    wide = LoadedModel(AutoModelForCausalLM.from_config(config), tiny_tokenizer(), "wide",
+                       "memory", torch.float32, torch.device("cpu"))
+    with pytest.raises(HarcError, match=r"does not fit wide: it was trained on a model of "
+                                        r"another shape \(size mismatch"):
+        with_adapter(wide, tmp_path / "a")
+    loaded = _loaded()
+    with caplog.at_level("WARNING"):
+        with_adapter(loaded, tmp_path / "a")  # both unnamed: nothing to compare, no warning
+    assert "same base model" not in caplog.text
+    import json
+
+    adapter_config = tmp_path / "a" / "adapter_config.json"
+    recorded = json.loads(adapter_config.read_text())
+    adapter_config.write_text(json.dumps({**recorded, "base_model_name_or_path": "tiny/llama"}))
+    loaded = _loaded()
+    loaded.model.config._name_or_path = "some/other-model"
+    with caplog.at_level("WARNING"):
+        with_adapter(loaded, tmp_path / "a")
+    assert "check that it is the same base model" in caplog.text

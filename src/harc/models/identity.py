@@ -8,11 +8,15 @@ the same directory never reuses the old answers.
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 from pathlib import Path
 from typing import Any
 
 from harc.errors import HarcError
 from harc.models.loading import LoadedModel
+
+logger = logging.getLogger(__name__)
 
 ADAPTER_WEIGHTS = ("adapter_model.safetensors", "adapter_model.bin")
 
@@ -47,4 +51,27 @@ def with_adapter(loaded: LoadedModel, adapter: str | Path | None) -> tuple[Any, 
     from peft import PeftModel
 
     sha = adapter_digest(adapter)
-    return PeftModel.from_pretrained(loaded.model, str(adapter)).eval(), sha
+    warn_if_other_base(loaded, adapter)
+    try:
+        return PeftModel.from_pretrained(loaded.model, str(adapter)).eval(), sha
+    except RuntimeError as error:  # torch's "size mismatch for ..." when loading the weights
+        if "size mismatch" not in str(error):
+            raise
+        raise HarcError(f"{adapter} does not fit {loaded.name}: it was trained on a model of "
+                        "another shape (" + _first_mismatch(str(error)) + ")") from None
+
+
+def warn_if_other_base(loaded: LoadedModel, adapter: str | Path) -> None:
+    """Log a warning when the adapter's recorded base model is not the loaded one (a Hub id
+    and a local copy of it may differ in name only, so this is a warning, not an error)."""
+    raw = json.loads((Path(adapter) / "adapter_config.json").read_text(encoding="utf-8"))
+    recorded = str(raw.get("base_model_name_or_path") or "")
+    here = str(getattr(getattr(loaded.model, "config", None), "_name_or_path", "") or "")
+    if recorded and here and recorded.rstrip("/") != here.rstrip("/"):
+        logger.warning("adapter %s was trained on %s, but the model here is %s (%s): check that "
+                       "it is the same base model", adapter, recorded, here, loaded.name)
+
+
+def _first_mismatch(message: str) -> str:
+    lines = [line.strip() for line in message.splitlines() if "size mismatch" in line]
+    return lines[0].rstrip(".") if lines else "size mismatch"
