@@ -72,6 +72,9 @@ def test_bad_suites_are_clear_errors(tmp_path):
     bad.write_text("name: x\nattacks: [{nam: direct}]\n", encoding="utf-8")
     with pytest.raises(HarcError, match="suite 'x'"):
         load_suite(bad)
+    bad.write_text("name: x\nseed: abc\n", encoding="utf-8")
+    with pytest.raises(HarcError, match="suite 'x': invalid literal"):
+        load_suite(bad)
 
 
 def test_scaling_and_effective_limit():

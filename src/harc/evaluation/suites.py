@@ -160,7 +160,7 @@ class Suite:
                 capability=tuple(BenchmarkEntry(**b) for b in data.get("capability") or ()),
                 limit_scale=float(data.get("limit_scale", 1.0)),
             )
-        except TypeError as error:
+        except (TypeError, ValueError) as error:  # a missing/unknown field, or seed: abc
             raise HarcError(f"suite {data['name']!r}: {error}") from error
 
     @classmethod
