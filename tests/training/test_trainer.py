@@ -153,3 +153,22 @@ def test_no_matching_lora_targets_is_a_clear_error(tmp_path):
     config = _config(lora={"r": 4, "alpha": 8, "target_modules": ["c_attn"]})
     with pytest.raises(Exception, match="linear layers are"):
         HarcTrainer(_loaded(), config, _data(), tmp_path / "run", progress=False).run()
+
+
+def test_resume_drops_a_partial_last_log_line_and_refuses_a_damaged_log(tmp_path, caplog):
+    import json
+
+    import pytest
+
+    from harc.errors import HarcError
+    from harc.training.harc import _truncate_log
+
+    log = tmp_path / "train_log.jsonl"
+    log.write_text("".join(json.dumps({"step": s}) + "\n" for s in (1, 2, 3)) + '{"step": 4, "lo')
+    with caplog.at_level("WARNING"):
+        _truncate_log(log, 2)
+    assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2]
+    assert "partial last line" in caplog.text
+    log.write_text('{"step": 1}\n{"ste\n{"step": 2}\n')
+    with pytest.raises(HarcError, match="line 2 is not JSON"):
+        _truncate_log(log, 2)

@@ -303,12 +303,20 @@ class HarcTrainer:
 
 
 def _truncate_log(path: Path, last_step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from."""
+    """Drop log lines written after the checkpoint we resume from, and a last line a crash
+    cut short (it cannot be parsed; any other unparsable line is an error)."""
     if not path.exists():
         return
-    kept = [
-        line
-        for line in path.read_text().splitlines()
-        if line.strip() and json.loads(line).get("step", 0) <= last_step
-    ]
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                logger.warning("%s: dropped a partial last line (the run was interrupted)", path)
+                continue
+            raise HarcError(f"{path}: line {number} is not JSON; the log is damaged") from None
+        if record.get("step", 0) <= last_step:
+            kept.append(line)
     path.write_text("".join(line + "\n" for line in kept))
