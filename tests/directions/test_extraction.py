@@ -87,3 +87,10 @@ def test_empty_sets_raise(tiny_pair):
         extract_prompt_directions(model, ChatFormat(tokenizer), HARMFUL, [], progress=False)
     with pytest.raises(DirectionError, match="refusal pairs"):
         extract_response_directions(model, ChatFormat(tokenizer), [("a", "b")], [], [("c", "d")])
+
+
+def test_mean_difference_refuses_non_finite_activations():
+    positive, negative = torch.randn(4, 3, 8), torch.randn(4, 3, 8)
+    positive[1, 2, 5] = float("nan")
+    with pytest.raises(DirectionError, match=r"non-finite activations .* first set at slots \[2\]"):
+        mean_difference(positive, negative)

@@ -28,6 +28,14 @@ def mean_difference(
             "difference of means needs two non-empty sets, got "
             f"{positive.shape[0]} and {negative.shape[0]}"
         )
+    for name, values in (("first", positive), ("second", negative)):
+        bad = (~torch.isfinite(values)).flatten(2).any(-1).any(0)  # per slot
+        if bool(bad.any()):
+            slots = bad.nonzero().flatten().tolist()
+            raise DirectionError(
+                f"non-finite activations (NaN/inf) in the {name} set at slots {slots[:8]}"
+                f"{' ...' if len(slots) > 8 else ''}: the model overflows in this dtype or its "
+                "weights are broken; try --dtype float32")
     gap = positive.double().mean(dim=0) - negative.double().mean(dim=0)
     norm = gap.norm(dim=-1)
     degenerate = norm <= _DEGENERATE_GAP * positive.double().norm(dim=-1).mean(dim=0).clamp_min(
