@@ -133,3 +133,24 @@ def test_bad_numbers_and_bad_yaml_are_one_line_errors(tmp_path, capsys):
         bad.write_text(text)
         assert main(["train", "--config", str(bad), "--out", str(tmp_path / "o")]) == 2
         assert wanted in capsys.readouterr().err
+
+
+def test_an_empty_prompt_file_is_reported_before_the_model_loads(tmp_path, capsys, monkeypatch):
+    import harc.cli.common as common
+
+    def no_loading(_args):
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    for module in ("harc.cli.directions", "harc.cli.train", "harc.cli.analyze"):
+        monkeypatch.setattr(f"{module}.load_from_args", no_loading)
+    assert common.check_prompt_sets  # the shared check every command runs first
+    empty = tmp_path / "empty.txt"
+    empty.write_text("")
+    assert main(["directions", "--harmful", str(empty), "--out", str(tmp_path / "d")]) == 2
+    assert "empty.txt" in capsys.readouterr().err
+    assert main(["analyze", "--goals", str(empty), "--out", str(tmp_path / "a")]) == 2
+    assert "empty.txt" in capsys.readouterr().err
+    config = tmp_path / "c.yaml"
+    config.write_text(f"preset: cpu-demo\ndata: {{harmful: {empty}}}\n")
+    assert main(["train", "--config", str(config), "--out", str(tmp_path / "t")]) == 2
+    assert "empty.txt" in capsys.readouterr().err

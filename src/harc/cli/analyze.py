@@ -7,7 +7,12 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from harc.cli.common import add_model_arguments, load_from_args, positive_int
+from harc.cli.common import (
+    add_model_arguments,
+    check_prompt_sets,
+    load_from_args,
+    positive_int,
+)
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -74,6 +79,9 @@ def run(args: argparse.Namespace) -> int:
         n_reference=args.n_reference, response_tokens=args.response_tokens,
         threshold=args.threshold, resamples=args.resamples, batch_size=args.batch_size,
         seed=args.seed)
+    check_prompt_sets(config.goals, config.harmless, None if config.directions else
+                      config.direction_harmful, None if config.directions else
+                      config.direction_harmless)
     loaded = load_from_args(args)
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
     key = model_key(loaded)

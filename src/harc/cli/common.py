@@ -35,6 +35,16 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def check_prompt_sets(*specs: str | None) -> None:
+    """Read every given prompt set now, before the model loads, so a missing, empty or
+    malformed file is a one-line error in seconds rather than after minutes of loading."""
+    from harc.data import load_prompts
+
+    for spec in specs:
+        if spec is not None:
+            load_prompts(spec)  # raises DataError (a HarcError) naming the file
+
+
 def positive_int(text: str) -> int:
     """An argparse type: an integer of at least 1 (a clear usage error otherwise)."""
     try:

@@ -8,7 +8,12 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from harc.cli.common import add_model_arguments, load_from_args, positive_int
+from harc.cli.common import (
+    add_model_arguments,
+    check_prompt_sets,
+    load_from_args,
+    positive_int,
+)
 from harc.directions.job import DirectionJobConfig, DirectionJobResult, run_direction_job
 from harc.positions import ChatFormat
 
@@ -53,6 +58,8 @@ def run(args: argparse.Namespace) -> int:
         bootstrap_resamples=args.bootstrap,
         seed=args.seed,
     )
+    check_prompt_sets(config.harmful, config.harmless, config.heldout_harmful,
+                      config.heldout_harmless)
     loaded = load_from_args(args)
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
     result = run_direction_job(loaded, config, args.out, chat=chat)

@@ -5,7 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harc.cli.common import add_model_arguments, load_from_args, positive_int
+from harc.cli.common import (
+    add_model_arguments,
+    check_prompt_sets,
+    load_from_args,
+    positive_int,
+)
 from harc.positions import ChatFormat
 from harc.training import PRESETS, HarcConfig, train_harc
 from harc.training.distributed import process_state
@@ -27,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
     config = HarcConfig.load(args.config)
     if args.max_steps is not None:
         config.max_steps = args.max_steps
+    data = config.data
+    check_prompt_sets(data.harmful, data.harmless, data.pseudo_harmful, data.validation_harmful,
+                      data.validation_harmless)
     loaded = load_from_args(args)
     chat = ChatFormat(loaded.tokenizer, raw_template=args.template, max_length=config.max_length)
     result = train_harc(loaded, config, args.out, resume=args.resume, chat=chat)
