@@ -166,7 +166,7 @@ def test_a_finished_harc_run_is_taken_as_the_harc_method_only_when_it_matches(tm
     assert not cached and output.adapter_dir == run / "adapter" and output.steps == 1
     assert output.extra["from_run"] == str(run)
     assert MethodOutput.read(out).adapter_dir == run / "adapter"
-    with pytest.raises(HarcError, match="another config.*max_steps"):
+    with pytest.raises(HarcError, match=r"another config.*max_steps"):
         build_method("harc", loaded, data, tmp_path / "b", preset=None, progress=False,
                      overrides={**overrides, "max_steps": 2}, from_run=run)
     other = tiny_data()

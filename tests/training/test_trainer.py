@@ -172,3 +172,22 @@ def test_resume_drops_a_partial_last_log_line_and_refuses_a_damaged_log(tmp_path
     log.write_text('{"step": 1}\n{"ste\n{"step": 2}\n')
     with pytest.raises(HarcError, match="line 2 is not JSON"):
         _truncate_log(log, 2)
+
+
+def test_an_over_long_training_prompt_is_an_error_before_training(tmp_path):
+    import dataclasses
+
+    import pytest
+
+    from harc.errors import HarcError
+    from harc.training.harc import HarcTrainer
+    from tests.methods.helpers import tiny_data, tiny_loaded
+
+    data = tiny_data()
+    long = dataclasses.replace(data.harmless[0], prompt="tell me about the sea " * 60)
+    data.harmless.append(long)
+    config = HarcConfig(max_length=64, batch_harmful=1, batch_harmless=1, batch_pseudo=1,
+                        lora={"r": 2, "alpha": 4}, exclude_first=1, exclude_last=1, top_k=1,
+                        top_k_late=1, response_tokens=4)
+    with pytest.raises(HarcError, match=r"1 of \d+ training prompts leave no room"):
+        HarcTrainer(tiny_loaded(num_layers=4), config, data, tmp_path)

@@ -14,7 +14,7 @@ from peft import PeftModel
 from tqdm.auto import tqdm
 
 from harc.directions.direction_set import DirectionSet
-from harc.errors import HarcError
+from harc.errors import HarcError, TruncationError
 from harc.io import append_jsonl, write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
@@ -85,6 +85,27 @@ class HarcTrainer:
         self.loss_settings = LossSettings(
             config.margin, config.response_tokens, config.response_coupling_on
         )
+        self._check_lengths()
+
+    def _check_lengths(self) -> None:
+        """Every training prompt must leave room for its answer within ``max_length``; found
+        now, before any training, rather than as a TruncationError at the step that draws it."""
+        prompts = {ex.prompt for ex in self.data.harmful}
+        prompts |= {ex.prompt for ex in (*self.data.harmless, *self.data.pseudo)}
+        too_long = []
+        for prompt in prompts:
+            try:
+                length = len(self.chat.encode(prompt).input_ids)
+            except TruncationError:
+                length = self.config.max_length + 1
+            if length >= self.config.max_length:
+                too_long.append((length, prompt))
+        if too_long:
+            length, prompt = max(too_long)
+            raise HarcError(
+                f"{len(too_long)} of {len(prompts)} training prompts leave no room for an answer "
+                f"within max_length={self.config.max_length} (the longest has {length}+ tokens: "
+                f"{prompt[:60]!r}); raise max_length or drop them from the data")
 
     def run(self, resume: bool = False) -> TrainResult:
         """Train; under a multi-process launch every rank runs this, on its own rows, and only
