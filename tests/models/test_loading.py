@@ -172,3 +172,18 @@ def test_load_model_resolves_the_device_before_loading(saved_llama: Path) -> Non
     assert resolve_dtype("auto", "auto") is resolve_dtype("auto", "cpu")
     with pytest.raises(HarcError, match="CUDA is not available"):
         load_model("no-such-org/no-such-model-harc-test", device="cuda")
+
+
+def test_what_is_not_a_causal_lm_is_a_one_line_error(tmp_path: Path) -> None:
+    from transformers import DistilBertConfig
+
+    with pytest.raises(HarcError, match="no such model directory or file"):
+        load_model(tmp_path / "missing")
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "config.json").write_text("{}")
+    with pytest.raises(HarcError, match="not a model transformers knows"):
+        load_model(tmp_path / "empty")
+    DistilBertConfig(dim=32, n_layers=1, n_heads=2, hidden_dim=64).save_pretrained(
+        tmp_path / "encoder")
+    with pytest.raises(HarcError, match="a distilbert model, not a causal"):
+        load_model(tmp_path / "encoder")

@@ -222,11 +222,28 @@ def _resolve_gguf(name_or_path: str, gguf_file: str | None, local_files_only: bo
 def _load_transformers(
     name_or_path: str, dtype: torch.dtype, trust_remote_code: bool, local_files_only: bool
 ) -> tuple[Any, Any]:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
     kwargs = {"trust_remote_code": trust_remote_code, "local_files_only": local_files_only}
+    if local_files_only and not Path(name_or_path).exists() and (
+            str(name_or_path).startswith(("/", ".", "~")) or str(name_or_path).count("/") > 1):
+        raise HarcError(f"{name_or_path}: no such model directory or file")
+    try:
+        config = AutoConfig.from_pretrained(name_or_path, **kwargs)
+    except ValueError as exc:  # no or unknown model_type
+        raise HarcError(f"{name_or_path}: not a model transformers knows "
+                        f"({str(exc).splitlines()[0][:160]})") from None
+    except OSError:
+        config = None  # reported below with the download hint
+    if config is not None and type(config) not in AutoModelForCausalLM._model_mapping:
+        raise HarcError(f"{name_or_path}: a {config.model_type} model, not a causal (decoder) "
+                        "language model; harc needs one that generates text")
     try:
         tokenizer = AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise HarcError(f"cannot load the tokenizer of {name_or_path!r}: "
+                        f"{str(exc).strip().splitlines()[0][:160]}") from None
+    try:
         model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
     except OSError as exc:
         hint = (
