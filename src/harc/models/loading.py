@@ -233,9 +233,10 @@ def _load_transformers(
     except ValueError as exc:  # no or unknown model_type
         raise HarcError(f"{name_or_path}: not a model transformers knows "
                         f"({str(exc).splitlines()[0][:160]})") from None
-    except OSError:
-        config = None  # reported below with the download hint
-    if config is not None and type(config) not in AutoModelForCausalLM._model_mapping:
+    except OSError as exc:
+        hint = _download_hint(name_or_path, local_files_only)
+        raise HarcError(f"cannot load {name_or_path!r}{hint}: {exc}") from exc
+    if type(config) not in AutoModelForCausalLM._model_mapping:
         raise HarcError(f"{name_or_path}: a {config.model_type} model, not a causal (decoder) "
                         "language model; harc needs one that generates text")
     try:
@@ -246,13 +247,15 @@ def _load_transformers(
     try:
         model = AutoModelForCausalLM.from_pretrained(name_or_path, dtype=dtype, **kwargs)
     except OSError as exc:
-        hint = (
-            " (local_files_only=True: pass local_files_only=False to allow a download)"
-            if local_files_only and not Path(name_or_path).exists()
-            else ""
-        )
+        hint = _download_hint(name_or_path, local_files_only)
         raise HarcError(f"cannot load {name_or_path!r}{hint}: {exc}") from exc
     return model, tokenizer
+
+
+def _download_hint(name_or_path: str, local_files_only: bool) -> str:
+    if local_files_only and not Path(name_or_path).exists():
+        return " (local_files_only=True: pass local_files_only=False to allow a download)"
+    return ""
 
 
 def load_model(
