@@ -57,3 +57,18 @@ def test_shape_validation():
         DirectionSet(harm=torch.zeros(3, 4), refusal=torch.zeros(3, 5))
     with pytest.raises(DirectionError, match="harm_resp"):
         DirectionSet(harm=torch.zeros(3, 4), refusal=torch.zeros(3, 4), harm_resp=torch.zeros(2, 4))
+
+
+def test_a_damaged_sidecar_or_file_is_a_clear_error(tmp_path):
+    path = _directions().save(tmp_path / "dirs")
+    sidecar = path.with_suffix(".json")
+    sidecar.write_text('{"model": "x", ')
+    with pytest.raises(DirectionError, match="damaged metadata sidecar"):
+        DirectionSet.load(path)
+    sidecar.write_text("[1, 2]")
+    with pytest.raises(DirectionError, match="not a JSON object"):
+        DirectionSet.load(path)
+    sidecar.unlink()
+    path.write_bytes(path.read_bytes()[:40])
+    with pytest.raises(DirectionError, match="unreadable safetensors file"):
+        DirectionSet.load(path)

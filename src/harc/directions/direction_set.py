@@ -129,7 +129,15 @@ class DirectionSet:
         if missing:
             raise DirectionError(f"{target}: missing tensors {sorted(missing)}")
         sidecar_path = target.with_suffix(SIDECAR_SUFFIX)
-        metadata = json.loads(sidecar_path.read_text()) if sidecar_path.exists() else {}
+        metadata: dict = {}
+        if sidecar_path.exists():
+            try:
+                metadata = json.loads(sidecar_path.read_text(encoding="utf-8"))
+            except (json.JSONDecodeError, UnicodeDecodeError) as error:
+                raise DirectionError(f"{sidecar_path}: damaged metadata sidecar ({error}); "
+                                     "delete it to load the directions without metadata") from None
+            if not isinstance(metadata, dict):
+                raise DirectionError(f"{sidecar_path}: the metadata sidecar is not a JSON object")
         unknown = tensors.keys() - set(_TENSOR_FIELDS)
         if unknown:
             raise DirectionError(f"{target}: unexpected tensors {sorted(unknown)}")
