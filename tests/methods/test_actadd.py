@@ -59,3 +59,19 @@ def test_actadd_given_layer_needs_no_validation(tmp_path):
     output = ActAddMethod().run(tiny_loaded(), data, tmp_path, ActAddConfig(layer=2),
                                 progress=False)
     assert output.extra["slot"] == 2
+
+
+def test_a_damaged_saved_defence_is_a_clear_error(tmp_path):
+    import pytest
+
+    from harc.errors import HarcError
+    from harc.methods.steering import DEFENCE_FILE, load_defence
+
+    loaded = tiny_loaded(num_layers=4)
+    ActAddMethod().run(loaded, tiny_data(), tmp_path, ActAddConfig(), progress=False)
+    (tmp_path / DEFENCE_FILE).write_text('{"defence": "actadd", ')
+    with pytest.raises(HarcError, match="damaged or incomplete saved defence"):
+        load_defence(tmp_path, loaded)
+    (tmp_path / DEFENCE_FILE).write_text("[]")
+    with pytest.raises(HarcError, match="not a saved defence"):
+        load_defence(tmp_path, loaded)

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
@@ -200,11 +201,18 @@ def load_defence(out_dir: str | Path, loaded: LoadedModel) -> GenerationDefence:
     source = Path(out_dir) / DEFENCE_FILE
     if not source.is_file():
         raise HarcError(f"{out_dir}: no {DEFENCE_FILE}")
-    meta = json.loads(source.read_text(encoding="utf-8"))
+    try:
+        meta = json.loads(source.read_text(encoding="utf-8"))
+        tensors = load_file(str(Path(out_dir) / DEFENCE_TENSORS))
+    except (OSError, ValueError, SafetensorError) as error:  # JSONDecodeError is a ValueError
+        raise HarcError(f"{out_dir}: damaged or incomplete saved defence ({error}); build it "
+                        "again") from None
+    if not isinstance(meta, dict):
+        raise HarcError(f"{source}: not a saved defence (a JSON object is expected)")
     name = meta.pop("defence", None)
     if name not in _DEFENCES:
         raise HarcError(f"{source}: unknown defence {name!r}; known: {sorted(_DEFENCES)}")
-    return _DEFENCES[name].from_state(loaded, meta, load_file(str(Path(out_dir) / DEFENCE_TENSORS)))
+    return _DEFENCES[name].from_state(loaded, meta, tensors)
 
 
 def save_wrapper_output(output: MethodOutput, defence: GenerationDefence) -> MethodOutput:
