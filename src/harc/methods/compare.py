@@ -10,8 +10,8 @@ ASR against mean over-refusal, marker size = capability mean) and ``compare.json
 
 Every row's evaluation drops the prompts the methods trained, extracted or calibrated on
 (training, extraction and validation prompts), the base row included, so all rows see the
-same evaluation sets. Inference-time defences reach the generator through the runner's
-``defence`` argument when it has one, else through :meth:`GenerationDefence.bind`.
+same evaluation sets. Inference-time defences reach the generator through
+:meth:`GenerationDefence.bind` (the model is wrapped).
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import hashlib
-import inspect
 import json
 import logging
 import time
@@ -171,8 +170,6 @@ def evaluate_output(
     if output.kind == "wrapper":
         assert output.wrapper is not None
         defence = output.wrapper(loaded)
-        if "defence" in inspect.signature(evaluate).parameters:
-            return evaluate(loaded, defence=defence, out_dir=out_dir, method_name=name, **kwargs)
         suite = kwargs["suite"]
         from harc.evaluation.judging import llm_style
 
