@@ -75,3 +75,19 @@ def test_a_damaged_saved_defence_is_a_clear_error(tmp_path):
     (tmp_path / DEFENCE_FILE).write_text("[]")
     with pytest.raises(HarcError, match="not a saved defence"):
         load_defence(tmp_path, loaded)
+
+
+def test_defence_hooks_fire_through_a_peft_model():
+    """A PeftModel's generate runs its inner model: a pre-hook on the wrapper fired 0 times, so
+    CAST never gated and the guard never forced its refusal on an adapter model."""
+    from peft import LoraConfig, get_peft_model
+
+    from harc.methods.steering import pass_counter
+
+    loaded = tiny_loaded(num_layers=4)
+    peft_model = get_peft_model(loaded.model, LoraConfig(r=2, target_modules=["q_proj"]))
+    ids = loaded.tokenizer("hello there", return_tensors="pt")
+    with pass_counter(peft_model) as counter:
+        peft_model.generate(**ids, max_new_tokens=4, do_sample=False,
+                            pad_token_id=loaded.tokenizer.pad_token_id)
+    assert counter.passes >= 4

@@ -54,7 +54,7 @@ from harc.methods.steering import (
     pass_counter,
     save_wrapper_output,
 )
-from harc.models.blocks import num_residual_slots
+from harc.models.blocks import forward_module, num_residual_slots
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, EncodedPrompt, collate
 from harc.training.ablation import middle_slots
@@ -135,7 +135,7 @@ class GuardDefence(GenerationDefence):
                 logits[row, -1] = float("-inf")
                 logits[row, -1, token] = 0.0
 
-        handle = self.model.register_forward_hook(force)
+        handle = forward_module(self.model).register_forward_hook(force)
         try:
             with (pass_counter(self.model) as counter,
                   residual_hooks(self.model, [self.slot], observe, stop_after_deepest=False)):

@@ -32,7 +32,7 @@ from torch import nn
 from harc.errors import HarcError
 from harc.io import atomic_path, write_json_atomic
 from harc.methods.base import OUTPUT_FILE, MethodOutput
-from harc.models.blocks import find_decoder_blocks
+from harc.models.blocks import find_decoder_blocks, forward_module
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 
@@ -65,7 +65,7 @@ def pass_counter(model: nn.Module) -> Iterator[PassCounter]:
             if isinstance(mask, torch.Tensor) and mask.ndim == 2:
                 counter.prompt_mask = mask
 
-    handle = model.register_forward_pre_hook(hook, with_kwargs=True)
+    handle = forward_module(model).register_forward_pre_hook(hook, with_kwargs=True)
     try:
         yield counter
     finally:

@@ -136,3 +136,10 @@ def find_decoder_blocks(model: nn.Module) -> nn.ModuleList:
 def num_residual_slots(model: nn.Module) -> int:
     """Residual positions HARC reads: one entering each block plus the one leaving the last."""
     return len(find_decoder_blocks(model)) + 1
+
+
+def forward_module(model: nn.Module) -> nn.Module:
+    """The module whose ``forward`` runs once per step when ``model`` generates: a PEFT
+    wrapper's ``generate`` calls its inner model, so a hook on the wrapper never fires."""
+    inner = getattr(model, "get_base_model", None)
+    return inner() if callable(inner) else model
