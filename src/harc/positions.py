@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from transformers import PreTrainedTokenizerBase
@@ -128,6 +129,13 @@ class ChatFormat:
             f"t_inst (position {encoded.t_inst}) or the template after it. Raise max_length or "
             f"shorten the prompt: {text[:80]!r}"
         )
+
+
+def chat_format(loaded: Any, *, max_length: int | None = None) -> ChatFormat:
+    """The prompt formatter of a loaded model: its chat template, or the raw ``--template``
+    it was loaded with (``loaded.template``); the one way every method formats prompts."""
+    return ChatFormat(loaded.tokenizer, raw_template=getattr(loaded, "template", None),
+                      max_length=max_length)
 
 
 def collate(encodings: Sequence[EncodedPrompt], pad_token_id: int) -> Batch:

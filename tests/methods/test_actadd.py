@@ -91,3 +91,23 @@ def test_defence_hooks_fire_through_a_peft_model():
         peft_model.generate(**ids, max_new_tokens=4, do_sample=False,
                             pad_token_id=loaded.tokenizer.pad_token_id)
     assert counter.passes >= 4
+
+
+def test_methods_format_prompts_with_the_models_raw_template(tmp_path):
+    """A model without a chat template works through --template (loaded.template) in every
+    method; before, each method built its own formatter and ignored it."""
+    import dataclasses
+
+    import pytest
+
+    from harc.errors import ChatTemplateError
+    from tests.tiny import tiny_tokenizer
+
+    plain = dataclasses.replace(tiny_loaded(num_layers=4), tokenizer=tiny_tokenizer(None))
+    with pytest.raises(ChatTemplateError):
+        ActAddMethod().run(plain, tiny_data(), tmp_path / "a", ActAddConfig(), progress=False)
+    templated = dataclasses.replace(plain, template="### Instruction:\n{instruction}\n### "
+                                                    "Response:\n")
+    output = ActAddMethod().run(templated, tiny_data(), tmp_path / "b", ActAddConfig(),
+                                progress=False)
+    assert output.extra["slot"] in (1, 2, 3)

@@ -48,7 +48,7 @@ from harc.judges import Verdict, get_judge
 from harc.models import num_residual_slots
 from harc.models.identity import model_key
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 
 logger = logging.getLogger(__name__)
 
@@ -138,7 +138,7 @@ def run_analysis(
     load_start = list(os.getloadavg())
     stages = _Stages()
     out = Path(out_dir)
-    chat = chat or ChatFormat(loaded.tokenizer)
+    chat = chat or chat_format(loaded)
     key = key or model_key(loaded)
     model = loaded.model
     attacks = _attack_names(config.attacks)

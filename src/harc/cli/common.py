@@ -88,13 +88,17 @@ def load_from_args(args: argparse.Namespace) -> LoadedModel:
     if args.model is None:
         from harc.models import load_default
 
-        return load_default(dtype=args.dtype, device=args.device)
-    from harc.models import load_model
+        loaded = load_default(dtype=args.dtype, device=args.device)
+    else:
+        from harc.models import load_model
 
-    return load_model(
-        args.model,
-        gguf_file=args.gguf_file,
-        dtype=args.dtype,
-        device=args.device,
-        trust_remote_code=args.trust_remote_code,
-    )
+        loaded = load_model(
+            args.model,
+            gguf_file=args.gguf_file,
+            dtype=args.dtype,
+            device=args.device,
+            trust_remote_code=args.trust_remote_code,
+        )
+    # --template reaches every prompt formatter built for this model (the methods included)
+    loaded.template = getattr(args, "template", None)
+    return loaded

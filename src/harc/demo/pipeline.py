@@ -27,7 +27,7 @@ from harc.demo.stages import StageRecord, StageRunner
 from harc.directions import DirectionSet
 from harc.evaluation.goals import load_goals
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.config import HarcConfig
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ def run_demo(
     config = train_config or HarcConfig.load(budget.train_preset)
     if train_config is None and budget.train_steps is not None:
         config = config.model_copy(update={"max_steps": budget.train_steps})
-    chat = chat or ChatFormat(loaded.tokenizer)
+    chat = chat or chat_format(loaded)
     # max_length bounds training sequences only; attacked evaluation prompts are longer
     train_chat = copy.copy(chat)
     train_chat.max_length = config.max_length

@@ -24,7 +24,7 @@ from harc.directions.statistics import (
 from harc.errors import DataError
 from harc.io import write_json_atomic
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 
 
 @dataclass
@@ -90,7 +90,7 @@ def run_direction_job(
     """
     started = time.perf_counter()
     out = Path(out_dir)
-    chat = chat or ChatFormat(loaded.tokenizer)
+    chat = chat or chat_format(loaded)
     harmful = _texts(config.harmful, config.max_prompts)
     harmless = _texts(config.harmless, config.max_prompts)
     directions, acts = extract_prompt_directions(

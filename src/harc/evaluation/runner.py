@@ -39,7 +39,7 @@ from harc.io import write_json_atomic
 from harc.models.identity import model_key, with_adapter
 from harc.models.loading import LoadedModel
 from harc.models.merging import merged_copy
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 
 logger = logging.getLogger(__name__)
 
@@ -107,7 +107,7 @@ def _evaluate(
     started: float,
 ) -> EvaluationResult:
     cpu_started = time.process_time()
-    chat = chat or ChatFormat(loaded.tokenizer)
+    chat = chat or chat_format(loaded)
     key = model_key(loaded, sha)
     base_key = model_key(loaded, None)
 

@@ -37,7 +37,7 @@ from harc.methods.steering import (
     save_wrapper_output,
 )
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.data import TrainingData
 
 
@@ -91,7 +91,7 @@ class ActAddMethod:
     ) -> MethodOutput:
         started = time.perf_counter()
         out = Path(out_dir)
-        model, chat = loaded.model, ChatFormat(loaded.tokenizer)
+        model, chat = loaded.model, chat_format(loaded)
 
         def t_post(prompts: Sequence[str]) -> torch.Tensor:
             return prompt_stats(model, chat, prompts, batch_size=config.batch_size,

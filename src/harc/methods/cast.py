@@ -56,7 +56,7 @@ from harc.methods.steering import (
 )
 from harc.models.blocks import num_residual_slots
 from harc.models.loading import LoadedModel
-from harc.positions import Batch, ChatFormat
+from harc.positions import Batch, ChatFormat, chat_format
 from harc.training.ablation import choose_ablation_slot
 from harc.training.data import TrainingData
 
@@ -273,7 +273,7 @@ class CastMethod:
     ) -> MethodOutput:
         started = time.perf_counter()
         out = Path(out_dir)
-        model, chat = loaded.model, ChatFormat(loaded.tokenizer)
+        model, chat = loaded.model, chat_format(loaded)
         if not data.validation_harmful or not data.validation_harmless:
             raise HarcError("CAST calibrates on the validation prompts; the training data has none")
 

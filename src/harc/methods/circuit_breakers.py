@@ -45,7 +45,7 @@ from harc.methods.representations import (
     target_slots,
 )
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.config import LoraSettings
 from harc.training.data import TrainingData
 from harc.training.lora import lora_config
@@ -186,7 +186,7 @@ class CircuitBreakersMethod:
     ) -> MethodOutput:
         started = time.perf_counter()
         out = Path(out_dir)
-        chat = ChatFormat(loaded.tokenizer, max_length=config.max_length)
+        chat = chat_format(loaded, max_length=config.max_length)
         targets = target_slots(loaded.model, config.target_depths, config.target_layers)
         pad = loaded.tokenizer.pad_token_id
         loss = CircuitBreakersLoss(

@@ -33,7 +33,7 @@ from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
 from harc.io import write_json_atomic
 from harc.methods.base import OUTPUT_FILE, MethodOutput
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
 
@@ -225,7 +225,7 @@ def compare(
     names = check_methods(methods)
     out = Path(out_dir)
     suite = load_suite(suite) if not isinstance(suite, Suite) else suite
-    chat = chat or ChatFormat(loaded.tokenizer)
+    chat = chat or chat_format(loaded)
     if data is None and any(name != BASE for name in names):
         config = data_config if isinstance(data_config, HarcConfig) else HarcConfig.load(
             data_config)

@@ -37,7 +37,7 @@ from harc.methods.trl_support import (
     trl_scope,
 )
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import chat_format
 from harc.training.data import TrainingData
 from harc.training.lora import lora_config
 
@@ -85,7 +85,7 @@ def train_dpo(
 
     dpo_trainer, dpo_args = trl_classes(("DPOTrainer", "DPOConfig"))
     out_dir.mkdir(parents=True, exist_ok=True)
-    chat = ChatFormat(loaded.tokenizer)
+    chat = chat_format(loaded)
     dataset = Dataset.from_list(trainer_rows(chat, pairs))
     args = trainer_arguments(
         dpo_args, config, out_dir, loaded, progress, beta=config.beta, dataset_num_proc=None

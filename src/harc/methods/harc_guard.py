@@ -56,7 +56,7 @@ from harc.methods.steering import (
 )
 from harc.models.blocks import forward_module, num_residual_slots
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat, EncodedPrompt, collate
+from harc.positions import ChatFormat, EncodedPrompt, chat_format, collate
 from harc.training.ablation import middle_slots
 from harc.training.data import TrainingData
 
@@ -246,7 +246,7 @@ class GuardMethod:
     ) -> MethodOutput:
         started = time.perf_counter()
         out = Path(out_dir)
-        model, chat = loaded.model, ChatFormat(loaded.tokenizer)
+        model, chat = loaded.model, chat_format(loaded)
         ext = data.extraction
         resp = extract_response_directions(model, chat, ext.harmful_answers, ext.refusals,
                                            ext.helpful, first_k=config.response_tokens,

@@ -28,7 +28,7 @@ from harc.methods.trl_support import (
     trl_scope,
 )
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.data import TrainingData
 from harc.training.lora import lora_config
 
@@ -103,7 +103,7 @@ class SftMethod:
         started = time.perf_counter()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
-        chat = ChatFormat(loaded.tokenizer, max_length=config.max_length)
+        chat = chat_format(loaded, max_length=config.max_length)
         examples = sft_examples(data, config)
         if not examples:
             raise DataError("SFT has no training examples")

@@ -38,7 +38,9 @@ class LoadedModel:
 
     ``name`` is a human-readable model name (the GGUF's ``general.name`` when there is one,
     else the id/path given); ``source`` is where the weights came from (absolute path of the
-    GGUF file or model directory, or the Hub id).
+    GGUF file or model directory, or the Hub id). ``template``: a raw prompt template with
+    ``{instruction}`` (``--template``) for a model without a chat template; every prompt
+    formatter built for this model uses it (:func:`harc.positions.chat_format`).
     """
 
     model: Any
@@ -47,6 +49,7 @@ class LoadedModel:
     source: str
     dtype: torch.dtype
     device: torch.device
+    template: str | None = None
 
     def __post_init__(self) -> None:
         contiguous_head_input(self.model)  # every model harc is handed, however it was built

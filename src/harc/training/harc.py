@@ -17,7 +17,7 @@ from harc.directions.direction_set import DirectionSet
 from harc.errors import HarcError, TruncationError
 from harc.io import append_jsonl, write_json_atomic
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
@@ -64,7 +64,7 @@ class HarcTrainer:
     ) -> None:
         self.loaded, self.config, self.data = loaded, config, data
         self.out_dir = Path(out_dir)
-        self.chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
+        self.chat = chat or chat_format(loaded, max_length=config.max_length)
         self.progress = progress
         self.harmful_with_answer = [ex for ex in data.harmful if ex.harmful_answer]
         if config.response_coupling_on == "harmful_answer" and not self.harmful_with_answer:

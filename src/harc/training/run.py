@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harc.models.loading import LoadedModel
-from harc.positions import ChatFormat
+from harc.positions import ChatFormat, chat_format
 from harc.training.config import HarcConfig
 from harc.training.data import load_training_data, write_training_answers
 from harc.training.distributed import main_process_first, process_state
@@ -28,7 +28,7 @@ def train_harc(
     ``loaded.model`` is left as it was (LoRA layers removed, eval mode), so the same object
     can be evaluated as the base model afterwards; load the adapter from the result."""
     out = Path(out_dir)
-    chat = chat or ChatFormat(loaded.tokenizer, max_length=config.max_length)
+    chat = chat or chat_format(loaded, max_length=config.max_length)
     state = process_state(loaded)
     main = state.is_main_process
     supplier = None
