@@ -17,7 +17,6 @@ trainer's checkpoints; it keeps only the last two) and ``RUN/adapter``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -29,14 +28,13 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).parent))
 from harc.attacks import get_attack
 from harc.data import load_prompts
-from harc.directions import DirectionSet
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_json_atomic
 from harc.models import load_default, load_model
 from harc.models.identity import model_key, with_adapter
 from harc.positions import ChatFormat
 from harc.training.config import HarcConfig
-from heldout_projections import projections
+from heldout_projections import projections, start_directions
 from refusal_shift import refusal_rates
 
 ATTACKS = ("direct", "refusal_suppression", "prefix_injection", "roleplay")
@@ -66,10 +64,7 @@ def main() -> None:
     config = HarcConfig.from_yaml(reference / "config.yaml")
     harmful = [p.text for p in load_prompts(config.data.validation_harmful)][:args.n_harmful]
     harmless = [p.text for p in load_prompts(config.data.validation_harmless)][:args.n_harmless]
-    directions = DirectionSet.load(reference / "directions_start.safetensors")
-
-    with (reference / "diag_log.jsonl").open(encoding="utf-8") as handle:
-        slots = list(json.loads(handle.readline())["slots"])
+    directions, slots = start_directions(reference)
     loaded = load_default() if args.model is None else load_model(args.model)
     chat = ChatFormat(loaded.tokenizer)
     sets = {"harmless": harmless}

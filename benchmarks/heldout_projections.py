@@ -42,6 +42,13 @@ def projections(model: torch.nn.Module, chat: ChatFormat, directions: DirectionS
     return row
 
 
+def start_directions(run: Path) -> tuple[DirectionSet, list[int]]:
+    """A ``harc train`` run's start directions (the base model's) and its starting slots."""
+    directions = DirectionSet.load(run / "directions_start.safetensors")
+    with (run / "diag_log.jsonl").open(encoding="utf-8") as handle:
+        return directions, list(json.loads(handle.readline())["slots"])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -53,9 +60,7 @@ def main() -> None:
     args = parser.parse_args()
     started = time.perf_counter()
     reference = args.runs[0]
-    directions = DirectionSet.load(reference / "directions_start.safetensors")
-    with (reference / "diag_log.jsonl").open(encoding="utf-8") as handle:
-        slots = list(json.loads(handle.readline())["slots"])
+    directions, slots = start_directions(reference)
     sets = {"harmful": [p.text for p in builtin_prompts("harmful", "heldout")],
             "harmless": [p.text for p in builtin_prompts("harmless", "heldout")]}
     loaded = load_default() if args.model is None else load_model(args.model)
