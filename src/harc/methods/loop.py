@@ -106,7 +106,7 @@ def train_lora(
         bar.close()
         adapter_dir = out_dir / "adapter"
         if main:
-            opt.peft_model.save_pretrained(adapter_dir)
+            opt.model.save_pretrained(adapter_dir)
         opt.accelerator.wait_for_everyone()
     return LoopResult(
         adapter_dir, log_path, config.max_steps, time.perf_counter() - started, totals

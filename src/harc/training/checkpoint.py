@@ -31,6 +31,7 @@ from safetensors.torch import load_file
 
 from harc.directions.direction_set import DirectionSet
 from harc.errors import HarcError
+from harc.training.distributed import wait_for_everyone
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +68,9 @@ def save_checkpoint(
     if main:
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
-    _wait(accelerator)
+    wait_for_everyone()
     torch.save(_rng_state(), staging / f"rng-rank{rank}.pt")
-    _wait(accelerator)
+    wait_for_everyone()
     if main:
         model.save_pretrained(staging / "adapter")
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
@@ -81,13 +82,8 @@ def save_checkpoint(
         staging.rename(final)
         for old in list_checkpoints(out_dir)[:-keep]:
             shutil.rmtree(old, ignore_errors=True)
-    _wait(accelerator)
+    wait_for_everyone()
     return final
-
-
-def _wait(accelerator: Accelerator | None) -> None:
-    if accelerator is not None:
-        accelerator.wait_for_everyone()
 
 
 def _rng_state() -> dict[str, Any]:

@@ -13,9 +13,8 @@ by construction, to the single-process update over the union of every rank's row
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 
 import torch
 from accelerate import Accelerator, PartialState
@@ -41,14 +40,6 @@ def training_accelerator(loaded: LoadedModel, mixed_precision: str) -> Accelerat
             f"device is {accelerator.device}; under accelerate launch / torchrun load the model "
             "with --device auto (one device per rank)")
     return accelerator
-
-
-@contextlib.contextmanager
-def main_process_first(state: PartialState) -> Iterator[None]:
-    """The main process runs the block first (e.g. generating answers into the cache), the
-    other ranks after it (reading the cache)."""
-    with state.main_process_first():
-        yield
 
 
 def all_finite(accelerator: Accelerator, values: Iterable[float]) -> bool:
@@ -121,5 +112,5 @@ def finish(*, wait: bool = True) -> None:
     ("terminate called without an active exception")."""
     if torch.distributed.is_available() and torch.distributed.is_initialized():
         if wait:
-            torch.distributed.barrier()
+            wait_for_everyone()
         torch.distributed.destroy_process_group()

@@ -117,7 +117,7 @@ class HarcTrainer:
             self.loaded, lora_config(self.loaded.model, config.lora), lr=config.lr,
             weight_decay=config.weight_decay, warmup_steps=config.warmup_steps,
             mixed_precision=config.mixed_precision)
-        accelerator, peft_model = opt.accelerator, opt.peft_model
+        accelerator, peft_model = opt.accelerator, opt.model
         self.accelerator = accelerator
         main = accelerator.is_main_process
         if main:
@@ -213,7 +213,7 @@ class HarcTrainer:
         def micro_step(micro: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             step_batch = self._sample(step, micro, accelerator.process_index)
             step_batch.batch = step_batch.batch.to(accelerator.device)
-            reference = reference_logits_for(opt.peft_model, step_batch)
+            reference = reference_logits_for(opt.model, step_batch)
             terms = compute_losses(opt.model, step_batch, directions, slots, self.loss_settings,
                                    reference_logits=reference)
             loss = sum(weights[name] * value for name, value in terms.items())

@@ -7,7 +7,6 @@ rank before any backward pass, so no rank waits in an all-reduce for one that st
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -36,8 +35,8 @@ class StepResult:
 class LoraOptimization:
     """LoRA on ``loaded.model`` (in place: use inside ``adapter_scope``) with its optimizer.
 
-    ``model`` runs under the configured mixed precision (accelerate's autocast forward, without
-    a DDP wrapper; gradients are averaged explicitly), ``peft_model`` is the same object."""
+    ``model`` is the PEFT model, running under the configured mixed precision (accelerate's
+    autocast forward, without a DDP wrapper; gradients are averaged explicitly)."""
 
     def __init__(
         self, loaded: LoadedModel, lora: LoraConfig, *, lr: float, weight_decay: float,
@@ -52,7 +51,6 @@ class LoraOptimization:
             lambda step: min(1.0, (step + 1) / warmup_steps) if warmup_steps else 1.0)
         # evaluation_mode: accelerate applies autocast and device placement but no DDP wrapper
         self.model: PeftModel = self.accelerator.prepare_model(peft_model, evaluation_mode=True)
-        self.peft_model = self.model
 
     @property
     def lr(self) -> float:
@@ -66,8 +64,7 @@ class LoraOptimization:
             values["total"] = float(loss.detach())
             if not all_finite(self.accelerator, values.values()):
                 self.optimizer.zero_grad(set_to_none=True)
-                return StepResult(mean_over_ranks(self.accelerator, {
-                    k: v if math.isfinite(v) else math.nan for k, v in values.items()}), False)
+                return StepResult(mean_over_ranks(self.accelerator, values), False)
             for name, value in values.items():
                 totals[name] = totals.get(name, 0.0) + value / grad_accum
             self.accelerator.backward(loss / grad_accum)

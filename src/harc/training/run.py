@@ -8,7 +8,7 @@ from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
 from harc.training.config import HarcConfig
 from harc.training.data import load_training_data, write_training_answers
-from harc.training.distributed import main_process_first, process_state
+from harc.training.distributed import process_state
 from harc.training.harc import HarcTrainer, TrainResult
 from harc.training.lora import adapter_scope
 from harc.training.supply import AnswerSupplier
@@ -34,7 +34,7 @@ def train_harc(
     supplier = None
     # Under several processes the main process generates the missing answers (into the
     # answer cache) and the other ranks then read them from the cache: generated once.
-    with main_process_first(state):
+    with state.main_process_first():
         if config.data.self_supply:
             supplier = AnswerSupplier.from_loaded(
                 loaded, config.data, chat=chat, out_dir=out if main else None,
