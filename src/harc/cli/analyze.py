@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         return _compare(args)
     from harc.analysis.job import AnalysisConfig, run_analysis
     from harc.models.identity import model_key, with_adapter
-    from harc.positions import ChatFormat
+    from harc.positions import chat_format
 
     config = AnalysisConfig(
         attacks=tuple(name.strip() for name in args.attacks.split(",") if name.strip()),
@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
                       config.direction_harmful, None if config.directions else
                       config.direction_harmless)
     loaded = load_from_args(args)
-    chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
+    chat = chat_format(loaded)
     key = model_key(loaded)
     if args.adapter is not None:
         tuned, sha = with_adapter(loaded, args.adapter)

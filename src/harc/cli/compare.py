@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
 from harc.models.loading import resolve_device
-from harc.positions import ChatFormat
+from harc.positions import chat_format
 
 DEFAULT_METHODS = "base,harc,cast,actadd,harc_guard"
 
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         out_dir=args.out, data_root=root, judges=judge_specs(args, loaded), judge_model=judge_model,
         data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
         preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,
-        chat=ChatFormat(loaded.tokenizer, raw_template=args.template),
+        chat=chat_format(loaded),
         progress=not args.no_progress, from_runs=from_runs,
     )
     print(render_table(result.results))

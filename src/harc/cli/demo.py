@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from harc.cli.common import add_model_arguments, load_from_args, positive_int
-from harc.positions import ChatFormat
+from harc.positions import chat_format
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -52,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     load_started = time.perf_counter()
     loaded = load_from_args(args)
     load_seconds = time.perf_counter() - load_started
-    chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
+    chat = chat_format(loaded)
     result = run_demo(loaded, budget, args.out, train_config=config, data_root=root,
                       chat=chat, progress=not args.no_progress, load_seconds=load_seconds)
     headline = result.stages["07-report"].summary.get("headline", {})

@@ -15,7 +15,7 @@ from harc.cli.common import (
     positive_int,
 )
 from harc.directions.job import DirectionJobConfig, DirectionJobResult, run_direction_job
-from harc.positions import ChatFormat
+from harc.positions import chat_format
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     check_prompt_sets(config.harmful, config.harmless, config.heldout_harmful,
                       config.heldout_harmless)
     loaded = load_from_args(args)
-    chat = ChatFormat(loaded.tokenizer, raw_template=args.template)
+    chat = chat_format(loaded)
     result = run_direction_job(loaded, config, args.out, chat=chat)
     print_summary(result)
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
-from harc.positions import ChatFormat
+from harc.positions import chat_format
 
 if TYPE_CHECKING:
     from harc.evaluation.suites import Suite
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         loaded, adapter=args.adapter, suite=suite, data_root=root, judges=judge_specs(args, loaded),
         judge_model=judge_model, decontaminate_with=args.decontaminate_with, out_dir=args.out,
         method_name=args.method_name, limit_scale=args.limit_scale,
-        chat=ChatFormat(loaded.tokenizer, raw_template=args.template),
+        chat=chat_format(loaded),
         progress=not args.no_progress,
     )
     print(render_table([result]))

@@ -11,9 +11,9 @@ from harc.cli.common import (
     load_from_args,
     positive_int,
 )
-from harc.positions import ChatFormat
+from harc.positions import chat_format
 from harc.training import PRESETS, HarcConfig, train_harc
-from harc.training.distributed import process_state
+from harc.training.distributed import is_main_process
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -36,9 +36,9 @@ def run(args: argparse.Namespace) -> int:
     check_prompt_sets(data.harmful, data.harmless, data.pseudo_harmful, data.validation_harmful,
                       data.validation_harmless)
     loaded = load_from_args(args)
-    chat = ChatFormat(loaded.tokenizer, raw_template=args.template, max_length=config.max_length)
+    chat = chat_format(loaded, max_length=config.max_length)
     result = train_harc(loaded, config, args.out, resume=args.resume, chat=chat)
-    if not process_state(loaded).is_main_process:
+    if not is_main_process():
         return 0  # under a multi-process launch the main process reports
     print(f"HARC: {result.steps} steps in {result.seconds:.0f} s; layers {result.slots}")
     print(f"adapter: {result.adapter_dir}")
