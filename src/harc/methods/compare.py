@@ -147,13 +147,11 @@ def build_method(
         raw = json.loads((out_dir / OUTPUT_FILE).read_text(encoding="utf-8"))
         reader = read_wrapper_output if raw.get("kind") == "wrapper" else MethodOutput.read
         return reader(out_dir), True
+    write_json_atomic(out_dir / INPUT_FILE, wanted)
     if from_run is not None:
         from harc.methods.harc_method import finished_run_output
 
-        output = finished_run_output(name, from_run, config, loaded, data, out_dir)
-        write_json_atomic(out_dir / INPUT_FILE, wanted)
-        return output, False
-    write_json_atomic(out_dir / INPUT_FILE, wanted)
+        return finished_run_output(name, from_run, config, loaded, data, out_dir), False
     return method.run(loaded, data, out_dir, config, progress=progress), False
 
 

@@ -82,7 +82,7 @@ def finished_run_output(
     validated) once is not trained again: its config must equal the method config the
     compare would train with (all but the data section, which the compare replaces with the
     shared data), its training answers the shared data's, its model the loaded one."""
-    from harc.training.data import write_training_answers
+    from harc.training.data import training_answers_text
 
     if name != "harc":
         raise HarcError(f"--from-run takes a harc train run, for method harc only (not {name})")
@@ -97,8 +97,8 @@ def finished_run_output(
         differ = sorted(key for key in ours if theirs.get(key) != ours[key])
         raise HarcError(f"{run} was trained with another config than the compare's {name} "
                         f"(differs in {', '.join(differ)})")
-    shared = write_training_answers(data, out_dir / "shared_data")
-    if shared.read_bytes() != (run / "training_answers.jsonl").read_bytes():
+    recorded = (run / "training_answers.jsonl").read_text(encoding="utf-8")
+    if training_answers_text(data) != recorded:
         raise HarcError(f"{run} was trained on other data than the compare's shared data")
     summary = json.loads((run / "train_summary.json").read_text(encoding="utf-8"))
     if summary.get("model") != loaded.name:

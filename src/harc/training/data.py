@@ -201,6 +201,14 @@ def training_prompt_texts(data: TrainingData) -> set[str]:
 
 def write_training_answers(data: TrainingData, out_dir: str | Path) -> Path:
     """Every training answer with its provenance, one JSON line each, in ``out_dir``."""
+    target = Path(out_dir) / ANSWERS_FILE
+    with atomic_path(target) as tmp:
+        tmp.write_text(training_answers_text(data), encoding="utf-8")
+    return target
+
+
+def training_answers_text(data: TrainingData) -> str:
+    """The JSON Lines text of :func:`write_training_answers`."""
     rows: list[dict[str, object]] = []
     for example in data.harmful:
         rows.append(
@@ -232,12 +240,7 @@ def write_training_answers(data: TrainingData, out_dir: str | Path) -> Path:
                 "provenance": example.provenance,
             }
         )
-    target = Path(out_dir) / ANSWERS_FILE
-    with atomic_path(target) as tmp:
-        tmp.write_text(
-            "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows), encoding="utf-8"
-        )
-    return target
+    return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
 
 def _prompts(spec: str, name: str, counts: dict[str, int]) -> list[str]:
