@@ -112,6 +112,13 @@ def _mps_available() -> bool:
     return mps is not None and mps.is_available()
 
 
+def _rank_gpu() -> int | None:
+    """This process's ``LOCAL_RANK`` when it names a GPU of this machine (torchrun and
+    accelerate launch set it), else None."""
+    local_rank = int(os.environ.get("LOCAL_RANK", -1))
+    return local_rank if 0 <= local_rank < torch.cuda.device_count() else None
+
+
 def resolve_device(device: str | torch.device = AUTO) -> torch.device:
     """A torch device from its name, checked against this machine; ``auto`` is CUDA where
     available, else Apple's MPS, else the CPU. Raises a one-line :class:`HarcError` for a
@@ -124,10 +131,9 @@ def resolve_device(device: str | torch.device = AUTO) -> torch.device:
     name = str(device).strip().lower()
     if name == AUTO:
         if torch.cuda.is_available():
-            local_rank = int(os.environ.get("LOCAL_RANK", -1))
-            count = torch.cuda.device_count()
-            index = local_rank if 0 <= local_rank < count else torch.cuda.current_device()
-            return torch.device("cuda", index)
+            rank_gpu = _rank_gpu()
+            return torch.device("cuda", torch.cuda.current_device() if rank_gpu is None
+                                else rank_gpu)
         return torch.device("mps") if _mps_available() else torch.device("cpu")
     try:
         resolved = torch.device(name)
@@ -139,10 +145,10 @@ def resolve_device(device: str | torch.device = AUTO) -> torch.device:
         count = torch.cuda.device_count()
         if resolved.index is not None and resolved.index >= count:
             raise HarcError(f"--device {device}: this machine has {count} CUDA device(s)")
-        local_rank = int(os.environ.get("LOCAL_RANK", -1))
+        rank_gpu = _rank_gpu()
         if resolved.index is None and int(os.environ.get("WORLD_SIZE", "1")) > 1 and (
-                0 <= local_rank < count):
-            resolved = torch.device("cuda", local_rank)  # one GPU per rank, as with auto
+                rank_gpu is not None):
+            resolved = torch.device("cuda", rank_gpu)  # one GPU per rank, as with auto
     elif resolved.type == "mps":
         if not _mps_available():
             raise HarcError(f"--device {device}: MPS is not available on this machine")
