@@ -27,6 +27,7 @@ from pydantic import Field
 from harc.directions import mean_difference
 from harc.errors import HarcError
 from harc.methods.base import MethodConfig, MethodOutput
+from harc.methods.budget import FULL
 from harc.methods.cast import choose_refusal_slot, prompt_stats
 from harc.methods.registry import register_method
 from harc.methods.steering import (
@@ -46,7 +47,7 @@ class ActAddConfig(MethodConfig):
     alpha: float = 1.0
     batch_size: int = Field(8, gt=0)
 
-    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}, "full": {}}
+    PRESETS: ClassVar[dict[str, dict[str, Any]]] = {"cpu": {}, FULL: {}}
 
 
 class ActAddDefence(GenerationDefence):

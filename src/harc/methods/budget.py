@@ -11,6 +11,7 @@ Read from the HARC preset, so changing that budget changes every method with it.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any, Literal
 
@@ -20,6 +21,12 @@ FULL = "full"
 HARC_FULL_PRESET = "cpu-full"
 
 
+@functools.cache
+def _harc_budget() -> HarcConfig:
+    """The HARC preset, parsed once for all the methods' presets (read only)."""
+    return HarcConfig.from_preset(HARC_FULL_PRESET)
+
+
 def harc_rows_per_step(config: HarcConfig) -> int:
     return config.batch_harmful + config.batch_harmless + config.batch_pseudo
 
@@ -27,7 +34,7 @@ def harc_rows_per_step(config: HarcConfig) -> int:
 def equal_compute(style: Literal["trl", "loop"], *, per_kind: bool = False) -> dict[str, Any]:
     """Preset values for a TRL method (``warmup``, ``grad_accum``) or an own-loop method
     (``warmup_steps``); ``per_kind``: the batch counts rows of each of two kinds."""
-    harc = HarcConfig.from_preset(HARC_FULL_PRESET)
+    harc = _harc_budget()
     rows = harc_rows_per_step(harc)
     values: dict[str, Any] = {
         "lora": harc.lora.model_dump(),

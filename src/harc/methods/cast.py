@@ -43,6 +43,7 @@ from harc.directions.statistics import projection_cosines
 from harc.errors import HarcError
 from harc.judges import refusal_match
 from harc.methods.base import MethodConfig, MethodOutput
+from harc.methods.budget import FULL
 from harc.methods.registry import register_method
 from harc.methods.steering import (
     GenerationDefence,
@@ -77,7 +78,7 @@ class CastConfig(MethodConfig):
         "cpu": {"alpha_grid": [1.0, 2.0, 4.0], "calibration_prompts": 8,
                 "calibration_new_tokens": 16},
         # The powered comparison (issue 16): the paper-default grid, 32 calibration prompts.
-        "full": {"calibration_prompts": 32, "calibration_new_tokens": 32},
+        FULL: {"calibration_prompts": 32, "calibration_new_tokens": 32},
     }
 
 

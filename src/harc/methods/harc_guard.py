@@ -46,6 +46,7 @@ from harc.directions import extract_response_directions
 from harc.errors import HarcError
 from harc.generation import stop_token_ids
 from harc.methods.base import MethodConfig, MethodOutput
+from harc.methods.budget import FULL
 from harc.methods.registry import register_method
 from harc.methods.steering import (
     GenerationDefence,
@@ -75,7 +76,7 @@ class GuardConfig(MethodConfig):
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
         "cpu": {"calibration_prompts": 16, "calibration_new_tokens": 32},
-        "full": {"calibration_prompts": 32, "calibration_new_tokens": 32},
+        FULL: {"calibration_prompts": 32, "calibration_new_tokens": 32},
     }
 
 
