@@ -118,9 +118,12 @@ def test_compare_full_suite_is_powered_and_never_falls_back():
     assert suite.goals.source == "harmbench" and suite.goals.fallback is None
     assert suite.goals.limit >= 100 and suite.goals.max_new_tokens >= 96
     attacks = {attack.name: attack for attack in suite.attacks}
-    assert {"direct", "pap", "deep_inception", "code_attack", "refusal_suppression", "roleplay",
-            "pair"} <= set(attacks)
-    assert attacks["pap"].attacker == attacks["pair"].attacker == "self"
+    assert {"direct", "pap", "deep_inception", "code_attack", "refusal_suppression",
+            "roleplay"} <= set(attacks)
+    assert attacks["pap"].attacker == "self"
+    pair_suite = load_suite(path.with_name("compare-full-pair.yaml"))
+    assert [attack.name for attack in pair_suite.attacks] == ["pair"]
+    assert pair_suite.attacks[0].attacker == "self" and pair_suite.goals == suite.goals
     limits = {entry.name: entry.limit for entry in (*suite.over_refusal, *suite.capability)}
     assert limits["xstest"] is None and limits["coconot_contrast"] is None  # whole sets
     assert limits["mmlu"] >= 300 and limits["gsm8k"] >= 100 and limits["ifeval"] >= 100
