@@ -14,10 +14,12 @@ by construction, to the single-process update over the union of every rank's row
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 
 import torch
 from accelerate import Accelerator, PartialState
+from accelerate.utils import DistributedType
 
 from harc.errors import HarcError
 from harc.models.loading import LoadedModel
@@ -28,11 +30,33 @@ def process_state(loaded: LoadedModel) -> PartialState:
     return PartialState(cpu=loaded.device.type == "cpu")
 
 
+# What accelerate launch sets from a config that shards the model; accelerate itself ignores
+# them on CPU, so they are read here as well.
+SHARDING_VARIABLES = ("ACCELERATE_USE_FSDP", "ACCELERATE_USE_DEEPSPEED")
+SHARDED_TYPES = (DistributedType.FSDP, DistributedType.DEEPSPEED, DistributedType.MEGATRON_LM)
+
+
+def check_data_parallel(distributed_type: DistributedType | None = None) -> None:
+    """harc's own training loop is data-parallel only (a full copy of the model per rank):
+    it runs forwards on the main process alone (held-out diagnostics, answer supply), stops
+    forwards early with an exception and saves the adapter from rank 0, none of which a
+    sharded model allows. Refuse a sharding launch instead of training unsharded silently."""
+    requested = [name for name in SHARDING_VARIABLES
+                 if os.environ.get(name, "").lower() in ("1", "true")]
+    if distributed_type in SHARDED_TYPES or requested:
+        raise HarcError(
+            f"this launch shards the model ({', '.join(requested) or distributed_type}"
+            "), which harc's training loop does not support: launch data-parallel (accelerate "
+            "launch --multi_gpu, or torchrun), one full model per GPU (see README, Large models)")
+
+
 def training_accelerator(loaded: LoadedModel, mixed_precision: str) -> Accelerator:
     """An Accelerator for a model that is already on its device; under a multi-process launch
     every rank's model must sit on that rank's device (load with ``--device auto``)."""
+    check_data_parallel()  # before accelerate reads the same variables
     accelerator = Accelerator(mixed_precision=mixed_precision,
                               cpu=loaded.device.type == "cpu")
+    check_data_parallel(accelerator.distributed_type)
     if accelerator.num_processes > 1 and loaded.device.type != "cpu" and (
             loaded.device != accelerator.device):
         raise HarcError(
