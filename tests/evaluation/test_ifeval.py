@@ -164,14 +164,15 @@ def test_text_measures():
     assert count_sentences("Dr. Smith went home. He slept! Did he? Yes...") == 4
 
 
-def test_crude_language_detector_on_scripts_and_function_words():
-    assert langid.crude_detect("이것은 한국어 문장입니다") == "ko"
-    assert langid.crude_detect("यह एक हिंदी वाक्य है और यह बहुत सरल है") == "hi"
-    assert langid.crude_detect("Это простое предложение, и оно на русском языке.") == "ru"
-    assert langid.crude_detect("Đây là một câu tiếng Việt và nó rất đơn giản.") == "vi"
-    assert langid.crude_detect("Hii ni sentensi ya Kiswahili na ni rahisi sana kwa wote.") == "sw"
-    assert langid.crude_detect(ENGLISH.upper()) == "en"
-    assert langid.crude_detect("12345 !!!") == langid.UNDETERMINED
+def test_language_detector_on_scripts_and_function_words():
+    detect = langid.detect_language
+    assert detect("이것은 한국어 문장입니다") == "ko"
+    assert detect("यह एक हिंदी वाक्य है और यह बहुत सरल है") == "hi"
+    assert detect("Это простое предложение, и оно на русском языке.") == "ru"
+    assert detect("Đây là một câu tiếng Việt và nó rất đơn giản.") == "vi"
+    assert detect("Hii ni sentensi ya Kiswahili na ni rahisi sana kwa wote.") == "sw"
+    assert detect(ENGLISH.upper()) == "en"
+    assert detect("12345 !!!") == langid.UNDETERMINED
 
 
 def test_loose_variants_drop_edge_lines_and_asterisks():

@@ -8,8 +8,7 @@ prompt followed) and instruction-level accuracy, each strict and loose.
 
 An instruction id with no checker is scored as not followed and counted in
 ``config["unsupported_instructions"]``. Language-dependent checks (response language, English
-all-caps / lowercase) use ``langdetect`` when installed and a crude detector otherwise; the count
-of checks that relied on the crude detector is reported in ``config``.
+all-caps / lowercase) use ``langdetect``, seeded as in the reference implementation.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from harc.evaluation.benchmarks.common import (
     resolve_file,
     subsample,
 )
-from harc.evaluation.benchmarks.ifeval_checks import CHECKERS, LANGUAGE_DEPENDENT
+from harc.evaluation.benchmarks.ifeval_checks import CHECKERS
 from harc.evaluation.benchmarks.readers import read_jsonl, require, take
 
 
@@ -175,17 +174,7 @@ def run(
         for item, output, score in zip(items, outputs, scores, strict=True)
     ]
     unsupported = Counter(i for score in scores for i in score.unsupported)
-    crude = (
-        0
-        if langid.BACKEND == "langdetect"
-        else sum(i in LANGUAGE_DEPENDENT for item in items for i in item.instruction_ids)
-    )
     notes = []
-    if crude:
-        notes.append(
-            f"{crude} language-dependent checks used the crude built-in language detector "
-            "(langdetect is not installed)"
-        )
     if unsupported:
         notes.append(f"{sum(unsupported.values())} instructions had no checker and count as failed")
     return BenchmarkResult(
@@ -199,7 +188,6 @@ def run(
             "limit": limit,
             "seed": seed,
             "language_backend": langid.BACKEND,
-            "crude_language_checks": crude,
             "unsupported_instructions": dict(unsupported),
         },
     )

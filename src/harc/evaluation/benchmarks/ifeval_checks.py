@@ -3,8 +3,8 @@
 Each checker is ``check(response, **kwargs) -> bool`` with the keyword arguments of the
 instruction as stored in IFEval's ``input_data.jsonl``. Semantics follow the reference
 implementation (google-research ``instruction_following_eval/instructions.py``); the differences
-are in :mod:`ifeval_text` (sentence counting, capital-word tokenization) and :mod:`langid` (a
-crude detector when ``langdetect`` is missing).
+are in :mod:`ifeval_text` (sentence counting, capital-word tokenization); language detection
+(:mod:`langid`) is ``langdetect``, seeded as in the reference.
 """
 
 from __future__ import annotations
@@ -20,13 +20,6 @@ from harc.evaluation.benchmarks.langid import UNDETERMINED, detect_language
 
 Checker = Callable[..., bool]
 CHECKERS: dict[str, Checker] = {}
-LANGUAGE_DEPENDENT = frozenset(
-    {
-        "language:response_language",
-        "change_case:english_capital",
-        "change_case:english_lowercase",
-    }
-)
 CONSTRAINED_OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 
 
