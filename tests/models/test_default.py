@@ -121,3 +121,25 @@ def test_load_model_accepts_embedded_reference(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setattr(loading, "embedded_model_path", fake_path)
     with pytest.raises(DefaultModelError, match="resolved embedded:judge"):
         loading.load_model("embedded:judge")
+
+
+def test_a_pinned_digest_that_differs_is_an_error_and_leaves_nothing(
+        fake_spec: ChunkedGGUF, tmp_path: Path) -> None:
+    import dataclasses
+    import hashlib
+
+    good = hashlib.sha256(b"GGUF\x03\x00abcdefg").hexdigest()
+    assert assemble_chunked_gguf(dataclasses.replace(fake_spec, sha256=good),
+                                 tmp_path / "ok").is_file()
+    with pytest.raises(DefaultModelError, match="not the pinned"):
+        assemble_chunked_gguf(dataclasses.replace(fake_spec, sha256="0" * 64), tmp_path / "bad")
+    assert not (tmp_path / "bad" / "fake-model.gguf").exists()
+    # a file assembled before the pin was set is not reused under a pin it does not match
+    with pytest.raises(DefaultModelError, match="not the pinned"):
+        assemble_chunked_gguf(dataclasses.replace(fake_spec, sha256="0" * 64), tmp_path / "ok")
+
+
+def test_the_shipped_models_are_pinned() -> None:
+    from harc.models.default import EMBEDDED_MODELS
+
+    assert all(spec.sha256 and len(spec.sha256) == 64 for spec in EMBEDDED_MODELS.values())

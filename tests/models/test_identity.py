@@ -76,3 +76,16 @@ def test_an_adapter_of_another_base_is_an_error_or_a_warning(tmp_path, caplog):
     with caplog.at_level("WARNING"):
         with_adapter(loaded, tmp_path / "a")
     assert "check that it is the same base model" in caplog.text
+
+
+def test_rewriting_a_model_directory_changes_its_key(tmp_path):
+    """A second merge into one directory must not reuse the first merge's cached answers."""
+    from harc.models.loading import load_model
+
+    tiny_model("llama").save_pretrained(tmp_path)
+    tiny_tokenizer().save_pretrained(tmp_path)
+    first = model_key(load_model(tmp_path))
+    assert model_key(load_model(tmp_path)) == first  # nothing changed: the same key
+    tiny_model("llama", seed=1).save_pretrained(tmp_path)
+    second = model_key(load_model(tmp_path))
+    assert second != first and second.split("@")[0] == first.split("@")[0]

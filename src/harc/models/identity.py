@@ -1,6 +1,7 @@
 """What weights are under test, as a string: the key that generation caches are filed under.
 
-A key names the model (name, source, dtype) and, when a PEFT adapter sits on top, the first
+A key names the model (name, source, dtype, and its weights' revision when known, see
+:func:`weights_revision`) and, when a PEFT adapter sits on top, the first
 16 hex digits of the sha256 of the adapter's config and weights, so retraining an adapter in
 the same directory never reuses the old answers.
 """
@@ -37,9 +38,36 @@ def adapter_digest(adapter: str | Path) -> str:
     return digest.hexdigest()
 
 
+WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
+
+
+def weights_revision(loaded: LoadedModel) -> str | None:
+    """Tells two versions of the weights at one ``source`` apart. A local model directory: a
+    digest of its weight and config files' names, sizes and modification times (rewriting the
+    weights in place, as a second ``harc merge`` into one directory does, changes it; hashing
+    gigabytes of weights for every key would not pay). A Hub model: the commit transformers
+    resolved. Otherwise None: GGUF files (the embedded models are pinned by their package
+    versions; a GGUF is rarely rewritten in place) and models built in memory."""
+    local = Path(loaded.source)
+    if local.is_dir():
+        digest = hashlib.sha256()
+        for file in sorted(local.iterdir()):
+            if file.is_file() and (file.suffix in WEIGHT_SUFFIXES or file.name == "config.json"):
+                stat = file.stat()
+                digest.update(f"{file.name}|{stat.st_size}|{stat.st_mtime_ns}\n".encode())
+        return digest.hexdigest()[:12]
+    if local.suffix == ".gguf":
+        return None
+    commit = getattr(getattr(loaded.model, "config", None), "_commit_hash", None)
+    return str(commit)[:12] if commit else None
+
+
 def model_key(loaded: LoadedModel, adapter_sha: str | None = None) -> str:
     """The generation-cache key of the weights under test."""
     base = f"{loaded.name}|{loaded.source}|{str(loaded.dtype).removeprefix('torch.')}"
+    revision = weights_revision(loaded)
+    if revision:
+        base = f"{base}@{revision}"
     return f"{base}|adapter={adapter_sha[:16]}" if adapter_sha else f"{base}|base"
 
 

@@ -39,6 +39,7 @@ from harc.errors import HarcError
 from harc.generation import GenerationSettings, Generator
 from harc.io import atomic_path
 from harc.judges import Judge, Verdict, get_judge
+from harc.models import identity
 from harc.positions import ChatFormat
 from harc.training.ablation import choose_ablation_slot, direction_digest, directional_ablation
 from harc.training.config import DataSettings
@@ -78,7 +79,9 @@ class SuppliedAnswer:
 class AnswerSupplier:
     """Answers written by ``model`` for prompts that have none (see the module docstring).
 
-    ``model_name`` names the weights in every cache key. ``directions`` (prompt-side) and
+    ``model_key`` names the weights in every cache key (default ``model_name``;
+    :meth:`from_loaded` gives :func:`harc.models.identity.model_key`: name, source, dtype and
+    revision, so two models of one name never share answers). ``directions`` (prompt-side) and
     ``activations`` (``harmful_t_post`` / ``harmless_t_post`` over all slots, as returned by
     ``extract_prompt_directions``) are optional: when missing they are computed from the
     prompts given to :meth:`set_extraction`. ``out_dir``: where :data:`PROVENANCE_FILE` is
@@ -92,6 +95,7 @@ class AnswerSupplier:
         *,
         settings: DataSettings,
         model_name: str,
+        model_key: str | None = None,
         chat: ChatFormat | None = None,
         directions: DirectionSet | None = None,
         activations: Mapping[str, torch.Tensor] | None = None,
@@ -107,6 +111,7 @@ class AnswerSupplier:
         self.tokenizer = tokenizer
         self.settings = settings
         self.model_name = model_name
+        self.model_key = model_key or model_name
         self.chat = chat if chat is not None else ChatFormat(tokenizer)
         self.directions = directions
         self.activations = dict(activations) if activations is not None else None
@@ -127,7 +132,7 @@ class AnswerSupplier:
     def from_loaded(cls, loaded: Any, settings: DataSettings, **kwargs: Any) -> AnswerSupplier:
         """From a :class:`harc.models.LoadedModel`."""
         return cls(loaded.model, loaded.tokenizer, settings=settings, model_name=loaded.name,
-                   **kwargs)
+                   model_key=identity.model_key(loaded), **kwargs)
 
     # -- what data assembly calls ------------------------------------------------------------
 
@@ -222,7 +227,7 @@ class AnswerSupplier:
 
     def _plain_generator(self) -> tuple[Generator, dict[str, Any]]:
         generator = Generator(self.model, self.tokenizer, chat=self.chat,
-                              model_key=self.model_name, cache_dir=self.generation_cache_dir,
+                              model_key=self.model_key, cache_dir=self.generation_cache_dir,
                               progress=self.progress)
         return generator, {}
 
@@ -232,7 +237,7 @@ class AnswerSupplier:
         extra = {"ablation_slot": self.ablation_slot, "direction_sha256": digest}
         generator = Generator(
             self.model, self.tokenizer, chat=self.chat,
-            model_key=f"{self.model_name}|ablate-refusal@{self.ablation_slot}:{digest}",
+            model_key=f"{self.model_key}|ablate-refusal@{self.ablation_slot}:{digest}",
             cache_dir=self.generation_cache_dir, progress=self.progress,
             context=lambda: directional_ablation(self.model, direction),
         )
@@ -291,7 +296,7 @@ class AnswerSupplier:
         return kept
 
     def _cache_path(self) -> Path:
-        name = hashlib.sha256(self.model_name.encode("utf-8")).hexdigest()[:16]
+        name = hashlib.sha256(self.model_key.encode("utf-8")).hexdigest()[:16]
         return self.cache_dir / f"{name}.jsonl"
 
     def _load_cache(self) -> dict[str, dict[str, Any]]:
