@@ -76,3 +76,29 @@ def test_model_without_chat_template_needs_a_raw_template(tmp_path, capsys):
         ]
     )
     assert code == 0
+
+
+def test_every_invocation_is_recorded_in_the_run_manifest(tiny_dir, tmp_path):
+    import json
+
+    out = tmp_path / "out"
+    args = ["directions", "--model", str(tiny_dir), "--out", str(out), "--bootstrap", "5",
+            "--max-prompts", "10", "--seed", "3"]
+    assert main(args) == 0
+    assert main(args) == 0  # a rerun adds its own record
+    runs = json.loads((out / "manifest.json").read_text())["runs"]
+    assert len(runs) == 2
+    record = runs[0]
+    assert record["command"] == ["harc", *args] and record["status"] == "finished"
+    assert record["settings"]["seed"] == 3 and record["settings"]["model"] == str(tiny_dir)
+    assert record["model"]["dtype"] in ("float32", "bfloat16") and len(record["model"]["key"]) > 10
+    assert len(record["model"]["chat_template_sha256"]) == 64
+    assert record["packages"]["torch"] and record["hardware"]["cpus"]
+    assert record["file_digests"] == {}  # no setting named a file
+
+
+def test_a_bad_input_writes_no_manifest(tiny_dir, tmp_path):
+    out = tmp_path / "o"
+    assert main(["directions", "--model", str(tiny_dir), "--out", str(out), "--harmful",
+                 str(tmp_path / "nope.csv")]) == 2
+    assert not out.exists() and not (tmp_path / "manifest.json").exists()

@@ -101,4 +101,16 @@ def load_from_args(args: argparse.Namespace) -> LoadedModel:
         )
     # --template reaches every prompt formatter built for this model (the methods included)
     loaded.template = getattr(args, "template", None)
+    args._loaded_model = model_record(loaded)  # for the run manifest (harc.manifest)
     return loaded
+
+
+def model_record(loaded: LoadedModel) -> dict[str, object]:
+    """The loaded model as the run manifest records it."""
+    from harc.manifest import text_digest
+    from harc.models.identity import model_key
+
+    return {"name": loaded.name, "source": loaded.source, "key": model_key(loaded),
+            "dtype": str(loaded.dtype).removeprefix("torch."), "device": str(loaded.device),
+            "chat_template_sha256": text_digest(getattr(loaded.tokenizer, "chat_template", None)),
+            "template": loaded.template}
