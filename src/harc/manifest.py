@@ -57,11 +57,13 @@ def text_digest(text: str | None) -> str | None:
 
 def invocation_record(
     argv: list[str], settings: Mapping[str, Any], *, status: str, seconds: float,
-    model: Mapping[str, Any] | None = None, error: str | None = None,
+    model: Mapping[str, Any] | None = None, judge_model: Mapping[str, Any] | None = None,
+    error: str | None = None,
 ) -> dict[str, Any]:
     """One invocation: the command line, every setting as parsed (with the sha256 of every
     setting that names a file, e.g. a config, suite or judge template), the model as loaded
-    (name, source, dtype, device, chat-template digest), package versions and hardware."""
+    and the judge model (name, source, dtype, device, chat-template digest), package versions
+    and hardware."""
     files = {key: file_digest(value) for key, value in settings.items()
              if isinstance(value, (str, Path)) and str(value) and Path(value).is_file()}
     return {
@@ -69,6 +71,7 @@ def invocation_record(
         "finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": round(seconds, 3),
         "settings": {key: _plain(value) for key, value in settings.items()},
         "file_digests": files, "model": dict(model) if model else None,
+        "judge_model": dict(judge_model) if judge_model else None,
         "packages": package_versions(), "hardware": hardware(),
     }
 

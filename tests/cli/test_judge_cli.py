@@ -86,3 +86,20 @@ def test_judge_eval_drives_a_template_classifier(tmp_path) -> None:
     result = json.loads((out / "judge_eval.json").read_text())
     assert result["describe"]["template_sha256"] and result["describe"]["format"] == "raw"
     assert result["sets"]["jbb"]["overall"]["n"] == 18
+
+
+def test_a_judge_model_without_chat_template_needs_a_template(tmp_path, capsys) -> None:
+    """An LLM judge is prompted through its model's chat format: a model without one is one
+    clear error naming the option, before any answer is judged; with the option it runs."""
+    model = tmp_path / "no-template"
+    tiny_model("llama").save_pretrained(model)
+    tiny_tokenizer(template=None).save_pretrained(model)
+    args = ["judge-eval", "--judge", "llm", "--judge-model", str(model), "--labels",
+            str(_jbb(tmp_path, 1)), "--out", str(tmp_path / "eval")]
+    assert main(args) == 2
+    error = capsys.readouterr().err
+    assert "judge model" in error and "--judge-model-template" in error
+    assert main([*args, "--judge-model-template", "Q: {instruction}\nA:"]) == 0
+    runs = json.loads((tmp_path / "eval" / "manifest.json").read_text())["runs"]
+    assert runs[-1]["settings"]["judge_model_template"] == "Q: {instruction}\nA:"
+    assert runs[-1]["judge_model"]["template"] == "Q: {instruction}\nA:"

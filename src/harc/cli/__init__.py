@@ -87,6 +87,7 @@ def _record_invocation(argv: list[str], args: argparse.Namespace, failed: bool,
     try:
         append_manifest(path, invocation_record(
             ["harc", *argv], settings, status="failed" if failed else "finished",
-            seconds=seconds, model=getattr(args, "_loaded_model", None), error=error))
+            seconds=seconds, model=getattr(args, "_loaded_model", None),
+            judge_model=getattr(args, "_judge_model", None), error=error))
     except OSError as problem:  # the run's own outcome matters more than its record
         logging.getLogger(__name__).warning("could not write the run manifest: %s", problem)

@@ -80,6 +80,35 @@ def judge_specs(args: argparse.Namespace, loaded: LoadedModel | None = None) -> 
     return default_judges(loaded.name)
 
 
+def add_judge_model_arguments(parser: argparse.ArgumentParser, help: str) -> None:
+    parser.add_argument("--judge-model", default=None, help=help)
+    parser.add_argument(
+        "--judge-model-template", default=None, metavar="TEMPLATE",
+        help="raw prompt template with {instruction} for a judge model without a chat template")
+
+
+def load_judge_model(args: argparse.Namespace, default: str | None = None) -> LoadedModel | None:
+    """``--judge-model`` (else ``default``; None when neither), with ``--judge-model-template``
+    as its prompt format, checked to have one before anything runs."""
+    name = args.judge_model or default
+    if name is None:
+        return None
+    from harc.errors import HarcError
+    from harc.models import load_model
+    from harc.positions import chat_format
+
+    loaded = load_model(name, dtype=args.dtype, device=args.device,
+                        trust_remote_code=getattr(args, "trust_remote_code", False))
+    loaded.template = getattr(args, "judge_model_template", None)
+    try:
+        chat_format(loaded)
+    except HarcError as error:
+        raise HarcError(f"judge model {loaded.name}: {error}; give its prompt format with "
+                        "--judge-model-template") from None
+    args._judge_model = model_record(loaded)  # for the run manifest (harc.manifest)
+    return loaded
+
+
 def load_from_args(args: argparse.Namespace) -> LoadedModel:
     if getattr(args, "threads", None):
         import torch

@@ -6,7 +6,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
+from harc.cli.common import (
+    add_judge_argument,
+    add_judge_model_arguments,
+    add_model_arguments,
+    judge_specs,
+    load_from_args,
+    load_judge_model,
+)
 from harc.models.loading import resolve_device
 from harc.positions import chat_format
 
@@ -32,7 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--data-root", type=Path, default=None,
                         help="evaluation data directory (as for harc evaluate)")
     add_judge_argument(parser)
-    parser.add_argument("--judge-model", default=None, help="model for --judge llm and MT-Bench")
+    add_judge_model_arguments(parser, "model for --judge llm and MT-Bench")
     parser.add_argument("--limit-scale", type=float, default=1.0,
                         help="multiply every sample size of the suite by this factor")
     parser.add_argument("--from-run", action="append", default=[], metavar="harc=DIR",
@@ -68,12 +75,7 @@ def run(args: argparse.Namespace) -> int:
     check_specs(judge_specs(args))  # before the model loads
     on_cpu = resolve_device(args.device).type == "cpu"  # also fails early on a bad --device
     loaded = load_from_args(args)
-    judge_model = None
-    if args.judge_model is not None:
-        from harc.models import load_model
-
-        judge_model = load_model(args.judge_model, dtype=args.dtype, device=args.device,
-                                 trust_remote_code=args.trust_remote_code)
+    judge_model = load_judge_model(args)
     result = compare(
         loaded, names, suite=_with_batch_size(load_suite(args.suite), args.batch_size),
         out_dir=args.out, data_root=root, judges=judge_specs(args, loaded), judge_model=judge_model,

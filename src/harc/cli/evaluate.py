@@ -10,7 +10,14 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harc.cli.common import add_judge_argument, add_model_arguments, judge_specs, load_from_args
+from harc.cli.common import (
+    add_judge_argument,
+    add_judge_model_arguments,
+    add_model_arguments,
+    judge_specs,
+    load_from_args,
+    load_judge_model,
+)
 from harc.positions import chat_format
 
 if TYPE_CHECKING:
@@ -33,9 +40,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help=f"evaluation data directory (default: ${DATA_ENV}, else "
                              f"{DEFAULT_DATA_DIR} relative to the current directory if it exists)")
     add_judge_argument(parser)
-    parser.add_argument("--judge-model", default=None,
-                        help="model for --judge llm and MT-Bench grading (default for llm: the "
-                             "base weights of the model under test)")
+    add_judge_model_arguments(
+        parser, "model for --judge llm and MT-Bench grading (default for llm: the base weights "
+                "of the model under test)")
     parser.add_argument("--decontaminate-with", type=Path, default=None, metavar="RUN_DIR",
                         help="harc train run directory: drop evaluation prompts it trained on")
     parser.add_argument("--limit-scale", type=float, default=1.0,
@@ -74,12 +81,7 @@ def run(args: argparse.Namespace) -> int:
     check_specs(judge_specs(args))  # before the model loads
     suite = _with_batch_size(load_suite(args.suite), args.batch_size)
     loaded = load_from_args(args)
-    judge_model = None
-    if args.judge_model is not None:
-        from harc.models import load_model
-
-        judge_model = load_model(args.judge_model, dtype=args.dtype, device=args.device,
-                                 trust_remote_code=args.trust_remote_code)
+    judge_model = load_judge_model(args)
     result = evaluate(
         loaded, adapter=args.adapter, suite=suite, data_root=root, judges=judge_specs(args, loaded),
         judge_model=judge_model, decontaminate_with=args.decontaminate_with, out_dir=args.out,

@@ -15,7 +15,13 @@ import random
 from pathlib import Path
 from typing import Any
 
-from harc.cli.common import DEVICE_HELP, DTYPE_HELP, positive_int
+from harc.cli.common import (
+    DEVICE_HELP,
+    DTYPE_HELP,
+    add_judge_model_arguments,
+    load_judge_model,
+    positive_int,
+)
 
 GOLD = "gold"
 
@@ -24,9 +30,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("judge-eval", help="measure a judge against labelled answers",
                                  description=__doc__)
     parser.add_argument("--judge", required=True, help="a registered judge name")
-    parser.add_argument("--judge-model", default=None,
-                        help="the judge's model (llm: embedded:judge; refusal_probability and "
-                             "classifiers: embedded:default; probe: the probe's feature model)")
+    add_judge_model_arguments(
+        parser, "the judge's model (llm: embedded:judge; refusal_probability and classifiers: "
+                "embedded:default; probe: the probe's feature model)")
     parser.add_argument("--judge-template", type=Path, default=None,
                         help="template file for the classifier and rubric judges")
     parser.add_argument("--style", default="harmbench", help="llm judge style")
@@ -86,12 +92,19 @@ def build_judge(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
             kwargs.update(model=loaded.model, tokenizer=loaded.tokenizer, model_name=loaded.name)
         judge = get_judge(name, **kwargs)
         return judge, judge.describe()
-    default = "embedded:judge" if name == "llm" else "embedded:default"
-    loaded = load_model(args.judge_model or default, dtype=args.dtype, device=args.device)
-    if name == "llm":
-        judge = LLMJudge(loaded.model, loaded.tokenizer, style=args.style,
-                         batch_size=args.batch_size, model_key=loaded.name, progress=True)
+    if name == "llm":  # prompted through the judge model's own chat format
+        from harc.generation import Generator
+        from harc.positions import chat_format
+
+        loaded = load_judge_model(args, default="embedded:judge")
+        assert loaded is not None
+        generator = Generator(loaded.model, loaded.tokenizer, chat=chat_format(loaded),
+                              model_key=loaded.name, progress=True)
+        judge = LLMJudge(generator=generator, style=args.style, batch_size=args.batch_size)
         return judge, {"name": name, "model": loaded.name, "style": args.style}
+    # classifiers bring their own prompt format (their template file), so no chat template
+    loaded = load_model(args.judge_model or "embedded:default", dtype=args.dtype,
+                        device=args.device)
     offered = {"model": loaded.model, "tokenizer": loaded.tokenizer,
                "template_path": args.judge_template, "threshold": args.threshold,
                "batch_size": args.batch_size, "model_name": loaded.name}

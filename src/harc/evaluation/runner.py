@@ -256,6 +256,7 @@ def _judges(
     judge_generator = None
     if judge_model is not None:
         judge_generator = Generator(judge_model.model, judge_model.tokenizer,
+                                    chat=chat_format(judge_model),
                                     model_key=model_key(judge_model, None), cache_dir=cache_dir,
                                     progress=False)
     grader = judge_generator or base
