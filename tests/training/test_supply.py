@@ -6,10 +6,11 @@ import pytest
 import torch
 
 from harc.directions import DirectionSet
+from harc.directions.selection import middle_slots
 from harc.errors import HarcError
 from harc.judges import Verdict, get_judge
 from harc.training import supply
-from harc.training.ablation import choose_ablation_slot, directional_ablation, middle_slots
+from harc.training.ablation import directional_ablation
 from harc.training.config import DataSettings
 from harc.training.data import load_training_data
 from harc.training.supply import (
@@ -177,19 +178,6 @@ def test_configured_ablation_layer_wins(make_supplier):
     assert torch.equal(supplier.ablation_direction(), directions.refusal[2])
     supplier.harmful_answers(HARMFUL[:2])
     assert all(r["settings"]["ablation_slot"] == 2 for r in supplier.records)
-
-
-def test_choose_ablation_slot_prefers_the_separating_middle_slot():
-    torch.manual_seed(0)
-    slots, hidden, n = 9, 16, 20
-    refusal = torch.nn.functional.normalize(torch.randn(slots, hidden), dim=-1)
-    harmful = torch.randn(n, slots, hidden)
-    harmless = torch.randn(n, slots, hidden)
-    harmful[:, 5] += 4 * refusal[5]
-    harmful[:, 0] += 9 * refusal[0]  # outside the middle: never chosen
-    directions = DirectionSet(harm=torch.zeros(slots, hidden), refusal=refusal)
-    assert middle_slots(slots) == [2, 3, 4, 5, 6]
-    assert choose_ablation_slot(directions, harmful, harmless) == 5
 
 
 def test_end_to_end_self_supplied_training_data(make_supplier, tmp_path):

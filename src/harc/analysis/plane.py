@@ -18,7 +18,7 @@ from sklearn.metrics import roc_auc_score
 
 from harc.analysis.errors import AnalysisError
 from harc.directions import DirectionSet
-from harc.training.ablation import middle_slots
+from harc.directions.selection import middle_slots
 
 Measure = Literal["cos", "dot"]
 HARMLESS = "harmless"

@@ -1,11 +1,15 @@
-"""HARC's layer selection (§5): a per-slot score of a direction set and the top-K slots."""
+"""Which slots to act on: HARC's layer selection (§5: a per-slot score of a direction set
+and the top-K slots), the middle of the depth, and the refusal slot to ablate or steer."""
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 from harc.directions.direction_set import DirectionSet
+from harc.directions.statistics import separation
 from harc.errors import DirectionError
 
 
@@ -42,3 +46,28 @@ def select_layers(
         )
     ranked = sorted(eligible, key=lambda slot: (-float(scores[slot]), slot))
     return sorted(ranked[:top_k])
+
+
+def middle_slots(num_slots: int) -> list[int]:
+    """Slots between 25% and 75% of the depth (``num_slots - 1`` blocks), at least one."""
+    blocks = num_slots - 1
+    low, high = math.ceil(0.25 * blocks), math.floor(0.75 * blocks)
+    return list(range(max(low, 1), max(high, 1) + 1)) if blocks > 0 else [0]
+
+
+def choose_refusal_slot(
+    refusal: torch.Tensor, harmful_t_post: torch.Tensor, harmless_t_post: torch.Tensor
+) -> int:
+    """The middle slot whose v_ref (``[slots, hidden]``) has the highest AUROC of harmful vs
+    harmless prompts (ties: the larger gap of mean cosines); activations are
+    ``[N, slots, hidden]`` over all slots. Zero directions are never chosen."""
+    num_slots = refusal.shape[0]
+    norms = refusal.norm(dim=-1)
+    candidates = [slot for slot in middle_slots(num_slots) if norms[slot] > 0]
+    if not candidates:
+        candidates = [slot for slot in range(num_slots) if norms[slot] > 0]
+    if not candidates:
+        raise DirectionError("the refusal direction is zero at every slot; nothing to choose")
+    stats = separation(harmful_t_post, harmless_t_post, refusal)
+    gap = stats.mean_cos_harmful - stats.mean_cos_harmless
+    return max(candidates, key=lambda slot: (round(float(stats.auroc[slot]), 9), float(gap[slot])))

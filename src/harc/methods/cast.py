@@ -38,7 +38,8 @@ import torch.nn.functional as F
 from pydantic import Field
 
 from harc.activations import CaptureSpec, at_position, capture, residual_hooks
-from harc.directions import DirectionSet, extract_response_directions, mean_difference
+from harc.directions import extract_response_directions, mean_difference
+from harc.directions.selection import choose_refusal_slot
 from harc.directions.statistics import projection_cosines
 from harc.errors import HarcError
 from harc.judges import refusal_match
@@ -58,7 +59,6 @@ from harc.methods.steering import (
 from harc.models.blocks import num_residual_slots
 from harc.models.loading import LoadedModel
 from harc.positions import Batch, ChatFormat, chat_format
-from harc.training.ablation import choose_ablation_slot
 from harc.training.data import TrainingData
 
 
@@ -146,15 +146,6 @@ def prompt_stats(
                        tuple(range(num_residual_slots(model))))
     return capture(model, [chat.encode(p) for p in prompts], spec, pad_token_id=int(pad),
                    batch_size=batch_size, desc="prompt statistics", progress=progress)
-
-
-def choose_refusal_slot(
-    refusal: torch.Tensor, harmful_t_post: torch.Tensor, harmless_t_post: torch.Tensor
-) -> int:
-    """The middle slot whose unit v_ref (``[slots, D]``) best separates the given prompts."""
-    # choose_ablation_slot reads only .refusal; harm is a placeholder of the right shape.
-    return choose_ablation_slot(DirectionSet(harm=refusal, refusal=refusal), harmful_t_post,
-                                harmless_t_post)
 
 
 def refusal_rate(texts: Sequence[str]) -> float:

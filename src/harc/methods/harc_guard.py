@@ -43,6 +43,7 @@ from sklearn.metrics import roc_auc_score
 
 from harc.activations import residual_hooks, response_window
 from harc.directions import extract_response_directions
+from harc.directions.selection import middle_slots
 from harc.errors import HarcError
 from harc.generation import stop_token_ids
 from harc.methods.base import MethodConfig, MethodOutput
@@ -58,7 +59,6 @@ from harc.methods.steering import (
 from harc.models.blocks import forward_module, num_residual_slots
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, EncodedPrompt, chat_format, collate
-from harc.training.ablation import middle_slots
 from harc.training.data import TrainingData
 
 REFUSAL = "I'm sorry, but I can't continue with this response."

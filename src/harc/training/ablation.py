@@ -3,14 +3,13 @@
 While active, every decoder block's input and the last block's output are replaced by
 ``x - (x·r) r`` at all positions, so no block reads or writes along the unit direction ``r``
 (the residual entering block L+1 is block L's output, hence ablated too). Used to obtain
-complying answers from an aligned model by ablating its refusal direction.
-:func:`choose_ablation_slot` picks the slot whose v_ref to ablate.
+complying answers from an aligned model by ablating its refusal direction
+(:func:`harc.directions.selection.choose_refusal_slot` picks the slot whose v_ref to ablate).
 """
 
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -18,7 +17,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from harc.directions import DirectionSet, separation
 from harc.errors import DirectionError
 from harc.models.blocks import find_decoder_blocks
 
@@ -71,26 +69,3 @@ def direction_digest(direction: torch.Tensor) -> str:
     """A short content hash of a direction, for cache keys."""
     data = direction.detach().float().contiguous().cpu().numpy().tobytes()
     return hashlib.sha256(data).hexdigest()[:16]
-
-
-def middle_slots(num_slots: int) -> list[int]:
-    """Slots between 25% and 75% of the depth (``num_slots - 1`` blocks), at least one."""
-    blocks = num_slots - 1
-    low, high = math.ceil(0.25 * blocks), math.floor(0.75 * blocks)
-    return list(range(max(low, 1), max(high, 1) + 1)) if blocks > 0 else [0]
-
-
-def choose_ablation_slot(
-    directions: DirectionSet, harmful_t_post: torch.Tensor, harmless_t_post: torch.Tensor
-) -> int:
-    """The middle slot with the highest AUROC of harmful-vs-harmless along v_ref (ties: the
-    larger gap of mean cosines). Activations are ``[N, slots, hidden]`` over all slots."""
-    norms = directions.refusal.norm(dim=-1)
-    candidates = [slot for slot in middle_slots(directions.num_slots) if norms[slot] > 0]
-    if not candidates:
-        candidates = [slot for slot in range(directions.num_slots) if norms[slot] > 0]
-    if not candidates:
-        raise DirectionError("the refusal direction is zero at every slot; nothing to ablate")
-    stats = separation(harmful_t_post, harmless_t_post, directions.refusal)
-    gap = stats.mean_cos_harmful - stats.mean_cos_harmless
-    return max(candidates, key=lambda slot: (round(float(stats.auroc[slot]), 9), float(gap[slot])))

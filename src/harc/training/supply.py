@@ -8,7 +8,7 @@
   (:func:`~harc.training.ablation.directional_ablation`); refused ones are dropped.
 
 The ablation slot is ``settings.supply_ablation_layer``, else an explicit ``ablation_slot``,
-else :func:`~harc.training.ablation.choose_ablation_slot`: among the middle slots (25%-75%
+else :func:`~harc.directions.selection.choose_refusal_slot`: among the middle slots (25%-75%
 of the depth), the one whose v_ref separates the extraction prompts best (AUROC of
 cos(h(t_post), v_ref), ties broken by the gap of mean cosines). That AUROC is measured on
 the extraction prompts themselves, not on a held-out set: a simple, documented choice.
@@ -35,13 +35,14 @@ import torch
 from harc.activations import capture_prompts
 from harc.cache import cache_subdir
 from harc.directions import DirectionSet, extract_prompt_directions
+from harc.directions.selection import choose_refusal_slot
 from harc.errors import HarcError
 from harc.generation import GenerationSettings, Generator
 from harc.io import atomic_path
 from harc.judges import Judge, Verdict, get_judge
 from harc.models import identity
 from harc.positions import ChatFormat
-from harc.training.ablation import choose_ablation_slot, direction_digest, directional_ablation
+from harc.training.ablation import direction_digest, directional_ablation
 from harc.training.config import DataSettings
 
 logger = logging.getLogger(__name__)
@@ -177,8 +178,8 @@ class AnswerSupplier:
         if self._slot is None:
             directions = self._directions()
             activations = self._activations()
-            self._slot = choose_ablation_slot(
-                directions, activations["harmful_t_post"], activations["harmless_t_post"]
+            self._slot = choose_refusal_slot(
+                directions.refusal, activations["harmful_t_post"], activations["harmless_t_post"]
             )
             logger.info("self-supply: ablating the refusal direction at slot %d", self._slot)
         return self._slot
