@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 
 from harc.analysis.errors import AnalysisError
 from harc.analysis.plane import DIRECT, HARMLESS, PlanePoints
@@ -108,13 +109,16 @@ def attack_shifts(
             raise AnalysisError(f"class {label!r} has {len(coords)} prompt(s); need at least 2")
         goals = [g for g, m in zip(points.goals, mask, strict=True) if m]
         pairing = _pairing(goals, base_goals)
+        # Percentile bootstrap of the mean shift per axis (columns), one shared generator.
         if pairing is not None:
-            draws = _paired(coords - base[pairing], rng, resamples)
+            data, statistic = (coords - base[pairing],), _mean
         else:
-            draws = _unpaired(coords, base, rng, resamples)
+            data, statistic = (coords, base), _mean_difference
+        low, high = stats.bootstrap(
+            data, statistic, n_resamples=resamples, vectorized=True, axis=0,
+            confidence_level=rule.level, method="percentile", rng=rng,
+        ).confidence_interval
         mean = coords.mean(0) - base.mean(0)
-        alpha = (1 - rule.level) / 2
-        low, high = np.quantile(draws, alpha, axis=0), np.quantile(draws, 1 - alpha, axis=0)
         harm, refusal = (Shift(float(mean[a]), float(low[a]), float(high[a])) for a in (0, 1))
         results.append(ClassShift(
             label, len(coords), pairing is not None, harm, refusal, rule.axis_state(harm),
@@ -133,14 +137,9 @@ def _pairing(goals: list[str | None], base_goals: list[str | None]) -> np.ndarra
     return np.array([where[goal] for goal in goals])
 
 
-def _paired(differences: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
-    rows = rng.integers(0, len(differences), size=(resamples, len(differences)))
-    return differences[rows].mean(axis=1)
+def _mean(differences: np.ndarray, axis: int) -> np.ndarray:
+    return differences.mean(axis=axis)
 
 
-def _unpaired(
-    coords: np.ndarray, base: np.ndarray, rng: np.random.Generator, resamples: int
-) -> np.ndarray:
-    rows = rng.integers(0, len(coords), size=(resamples, len(coords)))
-    base_rows = rng.integers(0, len(base), size=(resamples, len(base)))
-    return coords[rows].mean(axis=1) - base[base_rows].mean(axis=1)
+def _mean_difference(coords: np.ndarray, base: np.ndarray, axis: int) -> np.ndarray:
+    return coords.mean(axis=axis) - base.mean(axis=axis)

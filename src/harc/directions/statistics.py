@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy import stats
 from sklearn.metrics import roc_auc_score
 
 from harc.directions.extraction import mean_difference
@@ -47,30 +48,35 @@ def bootstrap_prompt_cosine(
     level: float = 0.95,
     seed: int = 0,
 ) -> CosineInterval:
-    """Resample both prompt sets with replacement (the same prompts for t_inst and t_post) and
-    recompute cos(v_harm[L], v_ref[L]) per slot. Inputs are ``[N, slots, hidden]``. Slots where
-    either direction is undefined (zero mean gap, e.g. t_post at the embeddings) are NaN."""
+    """Percentile bootstrap (``scipy.stats.bootstrap``, seeded): resample both prompt sets with
+    replacement (the same prompts for t_inst and t_post) and recompute cos(v_harm[L], v_ref[L])
+    per slot. Inputs are ``[N, slots, hidden]``. Slots where either direction is undefined (zero
+    mean gap, e.g. t_post at the embeddings) are NaN."""
     n_harmful, n_harmless = harmful_t_inst.shape[0], harmless_t_inst.shape[0]
     if n_harmful < 2 or n_harmless < 2:
         raise DirectionError(
             f"bootstrap needs at least 2 prompts per set, got {n_harmful} and {n_harmless}"
         )
-    generator = torch.Generator().manual_seed(seed)
-    estimates = []
-    for _ in range(resamples):
-        rows_harmful = torch.randint(n_harmful, (n_harmful,), generator=generator)
-        rows_harmless = torch.randint(n_harmless, (n_harmless,), generator=generator)
-        harm = harmful_t_inst[rows_harmful].mean(0) - harmless_t_inst[rows_harmless].mean(0)
-        refusal = harmful_t_post[rows_harmful].mean(0) - harmless_t_post[rows_harmless].mean(0)
-        estimates.append(torch.nn.functional.cosine_similarity(harm, refusal, dim=-1))
-    stacked = torch.stack(estimates).double().numpy()
-    alpha = (1.0 - level) / 2.0
+
+    def cosine(rows_harmful: np.ndarray, rows_harmless: np.ndarray, axis: int) -> np.ndarray:
+        # The samples are prompt indices, so t_inst and t_post share each resample's prompts;
+        # one resample per call ([1, N] rows) keeps memory at one gathered prompt set.
+        harmful, harmless = torch.as_tensor(rows_harmful), torch.as_tensor(rows_harmless)
+        harm = harmful_t_inst[harmful].mean(-3) - harmless_t_inst[harmless].mean(-3)
+        refusal = harmful_t_post[harmful].mean(-3) - harmless_t_post[harmless].mean(-3)
+        cos = torch.nn.functional.cosine_similarity(harm, refusal, dim=-1)  # [batch, slots]
+        return cos.double().numpy().T
+
+    interval = stats.bootstrap(
+        (np.arange(n_harmful), np.arange(n_harmless)), cosine, n_resamples=resamples,
+        batch=1, vectorized=True, confidence_level=level, method="percentile",
+        rng=np.random.default_rng(seed),
+    ).confidence_interval
+    low, high = np.array(interval.low, dtype=float), np.array(interval.high, dtype=float)
     harm, harm_norm = mean_difference(harmful_t_inst, harmless_t_inst)
     refusal, refusal_norm = mean_difference(harmful_t_post, harmless_t_post)
     point = torch.nn.functional.cosine_similarity(harm, refusal, dim=-1).double().numpy()
     undefined = ((harm_norm == 0) | (refusal_norm == 0)).numpy()
-    low = np.quantile(stacked, alpha, axis=0)
-    high = np.quantile(stacked, 1.0 - alpha, axis=0)
     for values in (point, low, high):
         values[undefined] = np.nan
     return CosineInterval(estimate=point, low=low, high=high, level=level, resamples=resamples)

@@ -117,6 +117,7 @@ def paired_bootstrap(
         return BootstrapResult(0, math.nan, math.nan, math.nan, 1.0, n_boot)
     diffs = np.asarray(other, dtype=float) - np.asarray(base, dtype=float)
     stratum_ids = _codes(strata if strata is not None else [0] * n, n)
+    # Hand-written, not scipy.stats.bootstrap: clusters span strata and p needs the replicates.
     rng = np.random.default_rng(seed)
     point = float(np.mean([diffs[stratum_ids == s].mean() for s in np.unique(stratum_ids)]))
     if clusters is not None:

@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from scipy.stats import binomtest
+
 from harc.errors import DataError, HarcError
 
 DATA_ENV = "HARC_DATA"
@@ -113,15 +115,18 @@ def subsample(items: Sequence[T], limit: int | None, seed: int = 0) -> list[T]:
 
 
 def wilson_interval(successes: float, n: int, z: float = Z_95) -> tuple[float, float]:
+    """Two-sided Wilson score interval for ``successes`` of ``n`` at normal quantile ``z``
+    (scipy's ``binomtest(...).proportion_ci(method="wilson")``); ``(0, 1)`` when ``n`` is 0.
+
+    ``successes`` is a count; every caller passes an integer or a float sum of 0/1 scores, so it
+    is rounded to the integer scipy requires.
+    """
     if n <= 0:
         return (0.0, 1.0)
-    p = successes / n
-    denom = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / denom
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    low = 0.0 if successes <= 0 else max(0.0, centre - half)
-    high = 1.0 if successes >= n else min(1.0, centre + half)
-    return (low, high)
+    ci = binomtest(round(successes), n).proportion_ci(
+        confidence_level=math.erf(z / math.sqrt(2)), method="wilson"
+    )
+    return (float(ci.low), float(ci.high))
 
 
 def proportion(successes: float, n: int) -> Metric:
