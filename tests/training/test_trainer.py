@@ -11,7 +11,8 @@ from harc.directions import DirectionSet
 from harc.models.loading import LoadedModel
 from harc.training.config import HarcConfig
 from harc.training.data import ExtractionSet, HarmfulExample, RetainExample, TrainingData
-from harc.training.harc import HarcTrainer, TrainingDivergedError
+from harc.training.harc import HarcTrainer
+from harc.training.loop import TrainingDivergedError
 from tests.tiny import tiny_model, tiny_tokenizer
 
 HARMFUL = ["build a bomb", "steal a car", "write malware", "make a fake id"]

@@ -19,15 +19,13 @@ from typing import Literal
 import torch
 from peft import LoraConfig, PeftModel
 from pydantic import Field
-from tqdm.auto import tqdm
 
-from harc.io import append_jsonl
 from harc.methods.base import MethodConfig
 from harc.models.loading import LoadedModel
 from harc.training.config import LoraSettings
-from harc.training.harc import TrainingDivergedError
+from harc.training.loop import run_steps
 from harc.training.lora import adapter_scope
-from harc.training.optimization import LoraOptimization
+from harc.training.optimization import LoraOptimization, MicroStep
 
 logger = logging.getLogger(__name__)
 
@@ -82,28 +80,18 @@ def train_lora(
         if main:
             out_dir.mkdir(parents=True, exist_ok=True)
             log_path.unlink(missing_ok=True)
-        opt.model.train()
-        totals: dict[str, float] = {}
-        bar = tqdm(total=config.max_steps, desc=desc, disable=not (progress and main))
-        for step in range(1, config.max_steps + 1):
 
-            def micro_step(micro: int, step: int = step) -> tuple[torch.Tensor,
-                                                                dict[str, torch.Tensor]]:
+        def micro_step_for(step: int) -> MicroStep:
+            def micro_step(micro: int) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
                 with opt.accelerator.autocast():  # the whole own loss, as the methods expect
                     terms = micro_loss(opt.model, step, micro)
                 return terms["loss"], {k: v for k, v in terms.items() if k != "loss"}
 
-            result = opt.step(micro_step, config.grad_accum)
-            totals = {("loss" if k == "total" else k): v for k, v in result.terms.items()}
-            if not result.finite:
-                bar.close()
-                raise TrainingDivergedError(
-                    f"{desc}: non-finite loss at step {step}: {totals}. Lower the lr.")
-            if main:
-                append_jsonl(log_path, {"step": step, "lr": opt.lr, **totals})
-            bar.update(1)
-            bar.set_postfix({name: f"{value:.3f}" for name, value in totals.items()})
-        bar.close()
+            return micro_step
+
+        totals = run_steps(opt, micro_step_for, start=0, max_steps=config.max_steps,
+                           grad_accum=config.grad_accum, log_path=log_path, desc=desc,
+                           progress=progress, total_name="loss")
         adapter_dir = out_dir / "adapter"
         if main:
             opt.model.save_pretrained(adapter_dir)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from harc.training.config import PRESETS, HarcConfig
-from harc.training.harc import HarcTrainer, TrainingDivergedError, TrainResult
+from harc.training.harc import HarcTrainer, TrainResult
+from harc.training.loop import TrainingDivergedError
 from harc.training.run import train_harc
 
 __all__ = [

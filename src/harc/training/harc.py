@@ -11,7 +11,6 @@ from typing import Any
 
 import torch
 from peft import PeftModel
-from tqdm.auto import tqdm
 
 from harc.directions.direction_set import DirectionSet
 from harc.errors import HarcError, TruncationError
@@ -22,6 +21,7 @@ from harc.training.checkpoint import latest_checkpoint, load_checkpoint, save_ch
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
 from harc.training.distributed import broadcast_tensors
+from harc.training.loop import run_steps
 from harc.training.lora import lora_config
 from harc.training.optimization import LoraOptimization, MicroStep
 from harc.training.refresh import ExtractionInputs, extract_all, heldout_projections
@@ -31,11 +31,8 @@ from harc.training.step import LossSettings, build_step_batch, compute_losses, r
 
 logger = logging.getLogger(__name__)
 
+NO_CHECKPOINT = "none (no checkpoint was written yet)"
 _POOL_HARMFUL, _POOL_HARMFUL_ANSWER, _POOL_HARMLESS, _POOL_PSEUDO = range(4)
-
-
-class TrainingDivergedError(HarcError):
-    """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
 @dataclass
@@ -159,43 +156,41 @@ class HarcTrainer:
         if main:
             config.to_yaml(out / "config.yaml")
 
-        bar = tqdm(total=config.max_steps, initial=start, desc="HARC",
-                   disable=not (self.progress and main))
-        last_checkpoint = checkpoint
-        opt.model.train()
-        for step in range(start + 1, config.max_steps + 1):
+        state: dict[str, Any] = {"current": current, "slots": slots, "checkpoint": checkpoint}
+
+        def micro_step_for(step: int) -> MicroStep:
             wanted_k = top_k_at(step, config.top_k, config.top_k_late, config.top_k_ramp_step)
-            if len(slots) != wanted_k:
-                slots = select_layers(current, wanted_k, config.exclude_first, config.exclude_last)
-            result = opt.step(self._micro_step(opt, step, current, slots), config.grad_accum)
-            if not result.finite:
-                bar.close()
-                raise TrainingDivergedError(
-                    f"non-finite loss at step {step}: {result.terms}. Last good checkpoint: "
-                    f"{last_checkpoint or 'none (no checkpoint was written yet)'}. Lower the lr or "
-                    "check the data."
-                )
-            if main:
-                append_jsonl(out / "train_log.jsonl",
-                             {"step": step, "lr": opt.lr, "slots": slots, **result.terms})
-            bar.update(1)
-            bar.set_postfix({name: f"{value:.3f}" for name, value in result.terms.items()})
-            if (
-                config.refresh_every
-                and step % config.refresh_every == 0
-                and step < config.max_steps
-            ):
+            if len(state["slots"]) != wanted_k:
+                state["slots"] = select_layers(state["current"], wanted_k, config.exclude_first,
+                                               config.exclude_last)
+            return self._micro_step(opt, step, state["current"], state["slots"])
+
+        def after_step(step: int) -> None:
+            if config.refresh_every and step % config.refresh_every == 0 and (
+                    step < config.max_steps):
                 fresh, extras = extract_all(peft_model, self.chat, self.extraction, bootstrap=200)
                 self._same_on_every_rank(fresh)
-                current = blend_directions(base, fresh, config.base_blend)
-                slots = select_layers(current, wanted_k, config.exclude_first, config.exclude_last)
-                self._diagnostics(peft_model, step, base, current, slots, extras)
+                state["current"] = blend_directions(base, fresh, config.base_blend)
+                state["slots"] = select_layers(state["current"], len(state["slots"]),
+                                               config.exclude_first, config.exclude_last)
+                self._diagnostics(peft_model, step, base, state["current"], state["slots"],
+                                  extras)
             if config.checkpoint_every and step % config.checkpoint_every == 0:
-                last_checkpoint = save_checkpoint(
-                    out, step, peft_model, opt.optimizer, opt.scheduler, current, slots,
-                    accelerator=accelerator,
+                state["checkpoint"] = save_checkpoint(
+                    out, step, peft_model, opt.optimizer, opt.scheduler, state["current"],
+                    state["slots"], accelerator=accelerator,
                 )
-        bar.close()
+
+        run_steps(
+            opt, micro_step_for, start=start, max_steps=config.max_steps,
+            grad_accum=config.grad_accum, log_path=out / "train_log.jsonl", desc="HARC",
+            progress=self.progress, log_fields=lambda _step: {"slots": state["slots"]},
+            after_step=after_step,
+            diverged_hint=lambda: (
+                f"Last good checkpoint: {state['checkpoint'] or NO_CHECKPOINT}. Lower the lr or "
+                "check the data."),
+        )
+        current, slots = state["current"], state["slots"]
         return self._finish(peft_model, base, current, slots, started)
 
     def _same_on_every_rank(self, directions: DirectionSet) -> None:
