@@ -13,8 +13,8 @@
 # The package runs from the source tree (PYTHONPATH=src), not installed: that needs no build
 # backend and no network, writes nothing into the machine's site-packages, and a dry run here
 # leaves the developer's own (editable) install alone; no step needs the `harc` entry point.
-# --wheels DIR: wheels of what the machine lacks (pydantic and its needs; gguf), installed with
-# `pip install --no-index --no-deps --target` into a temporary folder put first on PYTHONPATH,
+# --wheels DIR: wheels of what the machine lacks (pydantic and its needs; gguf; langdetect),
+# installed with `pip install --no-index --no-deps --target` into a temporary folder put first on PYTHONPATH,
 # so the machine's own packages are left alone. Fetch them on a machine with network with
 #   bash benchmarks/gpu_check.sh --fetch-wheels DIR      (CPython 3.12, manylinux x86-64)
 # trl and datasets are not needed: no step imports them. On the H200 (wheels in ./.whl):
@@ -30,6 +30,7 @@ RESULT=""
 BUDGET_S=${GPU_CHECK_BUDGET_S:-470}  # every step's limit is cut to what is left of this
 WHEEL_PINS=(pydantic==2.13.4 pydantic-core==2.46.4 annotated-types==0.7.0
             typing-inspection==0.4.2 typing-extensions==4.16.0 gguf==0.19.0)
+PURE_PIN=langdetect==1.0.9
 
 while (($#)); do
     case "$1" in
@@ -48,8 +49,10 @@ if [[ -n $FETCH ]]; then
     for tag in manylinux_2_28 manylinux_2_17 manylinux2014; do
         platforms+=(--platform "${tag}_x86_64")
     done
-    exec "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-        --implementation cp "${platforms[@]}" -d "$FETCH" "${WHEEL_PINS[@]}"
+    "$PY" -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp "${platforms[@]}" -d "$FETCH" "${WHEEL_PINS[@]}" || exit 1
+    # langdetect is published as a source archive only: build its (pure-Python) wheel here
+    exec "$PY" -m pip wheel --no-deps -q -w "$FETCH" "$PURE_PIN"
 fi
 
 if [[ -z $RESULT ]]; then
