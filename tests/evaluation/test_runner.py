@@ -24,6 +24,7 @@ from harc.evaluation.suites import AttackSpec, BenchmarkEntry, GoalSpec, Suite
 from harc.generation import GenerationSettings, Generator
 from harc.models.identity import adapter_digest
 from harc.models.loading import LoadedModel
+from harc.report import write_single_report
 from tests.evaluation.fakes import FakeGenerator, FakeVerdict, write_jsonl, write_xstest
 from tests.tiny import tiny_model, tiny_tokenizer
 
@@ -90,13 +91,12 @@ def counters(monkeypatch):
 
 def run(loaded, data_root, out, **kwargs) -> EvaluationResult:
     kwargs.setdefault("suite", tiny_suite())
-    kwargs.setdefault("report", False)
     return evaluate(loaded, data_root=data_root, out_dir=out, progress=False, **kwargs)
 
 
 def test_end_to_end(loaded, data_root, tmp_path):
     out = tmp_path / "out"
-    result = run(loaded, data_root, out, method_name="tiny-base", report=True)
+    result = run(loaded, data_root, out, method_name="tiny-base", reporter=write_single_report)
     assert [s.name for s in result.section("harmfulness")] == ["direct", "prefix_injection"]
     direct = result.get("harmfulness", "direct")
     assert direct.n == 2 and direct.judge == "keyword" and direct.source == "goals.txt"

@@ -6,27 +6,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Ellipse
 
 from harc.analysis.plane import PlanePoints, class_geometry
 from harc.analysis.response import Recognition
 from harc.analysis.transfer import TransferResult
-from harc.io import atomic_path
-
-
-def _save(figure: plt.Figure, path: str | Path) -> Path:
-    target = Path(path)
-    figure.tight_layout()
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
-    return target
+from harc.figures import plt, save_png
 
 
 def plot_plane(
@@ -60,7 +46,7 @@ def plot_plane(
     axis.set_title(title + "\no = jailbroken / answered, x = refused; diamond + ellipse = "
                    "centroid, 1 sigma", fontsize=9)
     axis.legend(fontsize=7, loc="best")
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_response_tokens(recognition: Recognition, path: str | Path, *, title: str = "") -> Path:
@@ -82,7 +68,7 @@ def plot_response_tokens(recognition: Recognition, path: str | Path, *, title: s
     axis.set_ylabel(f"cos(h, v_harm_resp) at slot {recognition.axis.slot}")
     axis.set_title(title or "response-side harm recognition", fontsize=9)
     axis.legend(fontsize=7)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str | Path, *, chosen: int) -> Path:
@@ -99,7 +85,7 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], path: str | Path, *, chosen: i
     axis.set_xlabel("residual slot")
     axis.set_ylim(0.0, 1.05)
     axis.legend(fontsize=7)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_transfer(result: TransferResult, path: str | Path) -> Path:
@@ -127,4 +113,4 @@ def plot_transfer(result: TransferResult, path: str | Path) -> Path:
         axis.set_xlabel("relative depth (solid: A, dashed: B)")
         axis.legend(fontsize=7)
     figure.suptitle(f"A = {result.a}\nB = {result.b}", fontsize=8)
-    return _save(figure, path)
+    return save_png(figure, path)

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     from harc.errors import HarcError
     from harc.evaluation.runner import evaluate
     from harc.evaluation.suites import load_suite
-    from harc.report import render_table
+    from harc.report import render_table, write_single_report
 
     root, origin = resolve_data_root(args.data_root)
     if root is not None and not root.is_dir():
@@ -87,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
         judge_model=judge_model, decontaminate_with=args.decontaminate_with, out_dir=args.out,
         method_name=args.method_name, limit_scale=args.limit_scale,
         chat=chat_format(loaded),
-        progress=not args.no_progress,
+        progress=not args.no_progress, reporter=write_single_report,
     )
     print(render_table([result]))
     for name, path in result.files.items():

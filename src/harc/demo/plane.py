@@ -14,10 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import numpy as np
 
 from harc.activations import capture_prompts
@@ -37,7 +33,8 @@ from harc.analysis.plane import (
 from harc.analysis.suppression import ClassShift, attack_shifts
 from harc.attacks import get_attack
 from harc.directions import DirectionSet
-from harc.io import atomic_path, write_json_atomic
+from harc.figures import plt, save_png
+from harc.io import write_json_atomic
 from harc.positions import ChatFormat
 
 
@@ -145,8 +142,4 @@ def plot_planes(panels: Sequence[tuple[str, PlanePoints]], path: Path,
     figure.suptitle("Harmfulness-refusal plane, base model's units (0 = harmless centroid, "
                     "1 = direct harmful centroid); o answered, x refused; diamond = centroid",
                     fontsize=9)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
-    return path
+    return save_png(figure, path)

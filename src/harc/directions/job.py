@@ -164,7 +164,7 @@ def run_direction_job(
     result.files["stats"] = out / "direction_stats.json"
     write_json_atomic(result.files["stats"], stats)
     if plot:
-        from harc.plots.directions import plot_direction_cosines
+        from harc.directions.plots import plot_direction_cosines
 
         result.files["plot"] = plot_direction_cosines(
             cosine,

@@ -67,7 +67,7 @@ def evaluate(
     chat: ChatFormat | None = None,
     cache_dir: Path | None = None,
     progress: bool = True,
-    report: bool = True,
+    reporter: Callable[[EvaluationResult, Path], dict[str, str]] | None = None,
 ) -> EvaluationResult:
     """Run ``suite`` on ``loaded`` (with ``adapter`` applied if given) and write the results.
 
@@ -78,7 +78,9 @@ def evaluate(
     ``llm-strongreject``, ``llm-refusal``, or any registered judge.
     ``judge_model`` also grades MT-Bench, which is skipped without it. ``decontaminate_with``:
     training prompts, or a ``harc train`` run directory to read them from. The adapter is
-    removed from ``loaded.model`` again before returning.
+    removed from ``loaded.model`` again before returning. ``reporter(result, out_dir)``
+    writes a report of the result and returns its files (e.g. ``harc.report.write_report``;
+    evaluation sits below report and does not import it).
     """
     started = time.perf_counter()
     suite = load_suite(suite) if not isinstance(suite, Suite) else suite
@@ -93,7 +95,7 @@ def evaluate(
     try:
         return _evaluate(loaded, model, sha, adapter, suite, root, specs, judge_model,
                          decontaminate_with, out, method_name, chat, cache_dir, progress,
-                         report, started)
+                         reporter, started)
     finally:
         if adapter is not None:
             model.unload()
@@ -103,8 +105,8 @@ def _evaluate(
     loaded: LoadedModel, model: Any, sha: str | None, adapter: str | Path | None, suite: Suite,
     root: Path | None, specs: list[str], judge_model: LoadedModel | None,
     decontaminate_with: set[str] | str | Path | None, out: Path, method_name: str | None,
-    chat: ChatFormat | None, cache_dir: Path | None, progress: bool, report: bool,
-    started: float,
+    chat: ChatFormat | None, cache_dir: Path | None, progress: bool,
+    reporter: Callable[[EvaluationResult, Path], dict[str, str]] | None, started: float,
 ) -> EvaluationResult:
     cpu_started = time.process_time()
     chat = chat or chat_format(loaded)
@@ -181,10 +183,8 @@ def _evaluate(
     result.seconds = time.perf_counter() - started
     result.cpu_seconds = time.process_time() - cpu_started
     result.files["results"] = str(out / "results.json")
-    if report:
-        from harc.report import write_report
-
-        result.files.update(write_report([result], out))
+    if reporter is not None:
+        result.files.update(reporter(result, out))
     write_json_atomic(out / "results.json", result.to_dict())
     return result
 

@@ -238,7 +238,7 @@ def compare(
               "judges": list(judges) if judges is not None else [judge],
               "judge_model": judge_model, "decontaminate_with": held_out,
               "limit_scale": limit_scale, "chat": chat, "cache_dir": cache_dir,
-              "progress": progress, "report": False}
+              "progress": progress}
     rows: list[CompareRow] = []
     outputs: dict[str, MethodOutput] = {}
     for name in names:

@@ -28,6 +28,7 @@ __all__ = [
     "render_table",
     "table_columns",
     "write_report",
+    "write_single_report",
 ]
 
 
@@ -46,3 +47,9 @@ def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
         files["asr_plot"] = str(plot_asr(results, out / "asr.png"))
         files["tradeoff_plot"] = str(plot_tradeoff(results, out / "tradeoff.png"))
     return files
+
+
+def write_single_report(result: EvaluationResult, out_dir: str | Path) -> dict[str, str]:
+    """:func:`write_report` of one evaluation (``harc.evaluation.runner.evaluate``'s
+    ``reporter``)."""
+    return write_report([result], out_dir)

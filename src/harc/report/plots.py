@@ -8,24 +8,10 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
 import numpy as np
 
 from harc.evaluation.results import EvaluationResult
-from harc.io import atomic_path
-
-
-def _save(figure: plt.Figure, path: str | Path) -> Path:
-    target = Path(path)
-    figure.tight_layout()
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
-    return target
+from harc.figures import plt, save_png
 
 
 def _rate_name(results: Sequence[EvaluationResult]) -> str:
@@ -60,7 +46,7 @@ def plot_asr(results: Sequence[EvaluationResult], path: str | Path) -> Path:
     judges = ", ".join(sorted({r.harm_judge for r in results}))
     axis.set_title(f"{rate} per attack (judge: {judges}; bars: 95% Wilson)", fontsize=9)
     axis.legend(fontsize=7)
-    return _save(figure, path)
+    return save_png(figure, path)
 
 
 def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path:
@@ -86,4 +72,4 @@ def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path
     axis.set_xlabel("mean over-refusal rate (lower is better)")
     axis.set_ylabel(f"mean {_rate_name(results)} over attacks (lower is better)")
     axis.set_title("Safety trade-off (marker size: capability mean)", fontsize=9)
-    return _save(figure, path)
+    return save_png(figure, path)

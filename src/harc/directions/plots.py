@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from harc.directions.statistics import CosineInterval, SeparationStats
-from harc.io import atomic_path
+from harc.figures import plt, save_png
 
 
 def plot_direction_cosines(
@@ -67,9 +66,4 @@ def plot_direction_cosines(
     else:
         axis.legend(loc="lower left", fontsize=7)
     axis.set_title(title or "Harmfulness vs refusal direction per layer", fontsize=10)
-    figure.tight_layout()
-    target = Path(path)
-    with atomic_path(target) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
-    return target
+    return save_png(figure, path)
