@@ -271,14 +271,16 @@ def test_judge_agreement(loaded, data_root, tmp_path):
 
 
 def test_default_data_root(tmp_path, monkeypatch):
-    from harc.cli.evaluate import resolve_data_root
+    from harc.data.root import resolve_data_root
 
     monkeypatch.delenv("HARC_DATA", raising=False)
     (tmp_path / "work").mkdir()
     monkeypatch.chdir(tmp_path / "work")
-    assert resolve_data_root(None) == (None, "none found: built-in fallback sets only")
+    assert resolve_data_root(None, search_default=True) == (
+        None, "none found: built-in fallback sets only")
     (tmp_path / "shared" / "data").mkdir(parents=True)
-    root, origin = resolve_data_root(None)
+    assert resolve_data_root(None) == (None, "none found: built-in fallback sets only")
+    root, origin = resolve_data_root(None, search_default=True)
     assert root == (tmp_path / "shared" / "data").resolve() and "../shared/data" in origin
     monkeypatch.setenv("HARC_DATA", str(tmp_path))
     assert resolve_data_root(None) == (tmp_path, "$HARC_DATA")

@@ -1,4 +1,5 @@
-"""Where attack data files live: a ``data_root`` argument, else ``$HARC_DATA``, else none."""
+"""Where attack data files live: a ``data_root`` argument, else ``$HARC_DATA``, else none
+(:func:`harc.data.root.resolve_data_root`)."""
 
 from __future__ import annotations
 
@@ -6,19 +7,12 @@ import logging
 import os
 from pathlib import Path
 
+from harc.data.root import DATA_ENV, resolve_data_root
 from harc.errors import DataError
 
 logger = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike[str]
-DATA_ENV = "HARC_DATA"
-
-
-def resolve_data_root(data_root: PathLike | None = None) -> Path | None:
-    if data_root is not None:
-        return Path(data_root).expanduser()
-    env = os.environ.get(DATA_ENV)
-    return Path(env).expanduser() if env else None
 
 
 def find_data_file(
@@ -35,7 +29,7 @@ def find_data_file(
         if not explicit.is_file():
             raise DataError(f"data file not found: {explicit}")
         return explicit
-    root = resolve_data_root(data_root)
+    root, _ = resolve_data_root(data_root)
     candidate = root / relative if root is not None else None
     if candidate is not None and candidate.is_file():
         return candidate

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from typing import TYPE_CHECKING
 
 from harc.models.loading import DEVICE_HELP, LoadedModel
+
+if TYPE_CHECKING:
+    from harc.evaluation.suites import Suite
 
 DTYPE_HELP = ("auto (bfloat16 where the device has native bf16, else float32) | "
               "float32 | bfloat16 | float16")
@@ -143,3 +148,17 @@ def model_record(loaded: LoadedModel) -> dict[str, object]:
             "dtype": str(loaded.dtype).removeprefix("torch."), "device": str(loaded.device),
             "chat_template_sha256": text_digest(getattr(loaded.tokenizer, "chat_template", None)),
             "template": loaded.template}
+
+
+def with_batch_size(suite: Suite, batch_size: int | None) -> Suite:
+    """The suite with every generation batch size set to ``batch_size``; None keeps the
+    suite's own sizes (``--batch-size`` not given)."""
+    if batch_size is None:
+        return suite
+    replace = dataclasses.replace
+    return replace(
+        suite,
+        goals=replace(suite.goals, batch_size=batch_size),
+        over_refusal=tuple(replace(e, batch_size=batch_size) for e in suite.over_refusal),
+        capability=tuple(replace(e, batch_size=batch_size) for e in suite.capability),
+    )

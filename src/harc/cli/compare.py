@@ -13,7 +13,9 @@ from harc.cli.common import (
     judge_specs,
     load_from_args,
     load_judge_model,
+    with_batch_size,
 )
+from harc.data.root import resolve_data_root
 from harc.models.loading import resolve_device
 from harc.positions import chat_format
 
@@ -52,7 +54,6 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harc.cli.evaluate import _with_batch_size, resolve_data_root
     from harc.errors import HarcError
     from harc.evaluation.suites import load_suite
     from harc.methods.compare import check_methods, compare
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise HarcError(f"--from-run {item!r}: expected METHOD=DIR with METHOD among "
                             f"--methods and DIR a directory")
         from_runs[name] = Path(path)
-    root, origin = resolve_data_root(args.data_root)
+    root, origin = resolve_data_root(args.data_root, search_default=True)
     if root is not None and not root.is_dir():
         raise HarcError(f"data root {root} ({origin}) is not a directory")
     print(f"data root: {root if root is not None else '-'} ({origin})")
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = load_from_args(args)
     judge_model = load_judge_model(args)
     result = compare(
-        loaded, names, suite=_with_batch_size(load_suite(args.suite), args.batch_size),
+        loaded, names, suite=with_batch_size(load_suite(args.suite), args.batch_size),
         out_dir=args.out, data_root=root, judges=judge_specs(args, loaded), judge_model=judge_model,
         data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
         preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,

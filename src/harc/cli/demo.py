@@ -6,11 +6,11 @@ rerun skips the finished ones."""
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
 from harc.cli.common import add_model_arguments, load_from_args, positive_int
+from harc.data.root import resolve_data_root
 from harc.positions import chat_format
 
 
@@ -47,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
         config = HarcConfig.load(args.config)
         if args.max_steps is not None:
             config = config.model_copy(update={"max_steps": args.max_steps})
-    root = args.data_root or (Path(os.environ["HARC_DATA"]) if os.environ.get("HARC_DATA")
-                              else None)
+    root, _ = resolve_data_root(args.data_root)
     load_started = time.perf_counter()
     loaded = load_from_args(args)
     load_seconds = time.perf_counter() - load_started

@@ -5,8 +5,6 @@ the paper's Table 1."""
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,14 +15,14 @@ from harc.cli.common import (
     judge_specs,
     load_from_args,
     load_judge_model,
+    with_batch_size,
 )
+from harc.data.root import DATA_ENV, DEFAULT_DATA_DIR, resolve_data_root
 from harc.positions import chat_format
 
 if TYPE_CHECKING:
-    from harc.evaluation.suites import Suite
+    pass
 
-DATA_ENV = "HARC_DATA"
-DEFAULT_DATA_DIR = Path("..") / "shared" / "data"
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -53,33 +51,20 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def resolve_data_root(given: Path | None) -> tuple[Path | None, str]:
-    """The data root and where it came from: the flag, ``$HARC_DATA``, ``../shared/data``."""
-    if given is not None:
-        return given.expanduser(), "--data-root"
-    env = os.environ.get(DATA_ENV)
-    if env:
-        return Path(env).expanduser(), f"${DATA_ENV}"
-    default = Path.cwd() / DEFAULT_DATA_DIR
-    if default.is_dir():
-        return default.resolve(), f"default {DEFAULT_DATA_DIR} (relative to the current directory)"
-    return None, "none found: built-in fallback sets only"
-
-
 def run(args: argparse.Namespace) -> int:
     from harc.errors import HarcError
     from harc.evaluation.runner import evaluate
     from harc.evaluation.suites import load_suite
     from harc.report import render_table, write_single_report
 
-    root, origin = resolve_data_root(args.data_root)
+    root, origin = resolve_data_root(args.data_root, search_default=True)
     if root is not None and not root.is_dir():
         raise HarcError(f"data root {root} ({origin}) is not a directory")
     print(f"data root: {root if root is not None else '-'} ({origin})")
     from harc.evaluation.judging import check_specs
 
     check_specs(judge_specs(args))  # before the model loads
-    suite = _with_batch_size(load_suite(args.suite), args.batch_size)
+    suite = with_batch_size(load_suite(args.suite), args.batch_size)
     loaded = load_from_args(args)
     judge_model = load_judge_model(args)
     result = evaluate(
@@ -97,16 +82,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"judges: {judges}; done in {result.seconds:.1f} s")
     return 0
 
-
-def _with_batch_size(suite: Suite, batch_size: int | None) -> Suite:
-    """The suite with every generation batch size set to ``batch_size``; None keeps the
-    suite's own sizes (``--batch-size`` not given)."""
-    if batch_size is None:
-        return suite
-    replace = dataclasses.replace
-    return replace(
-        suite,
-        goals=replace(suite.goals, batch_size=batch_size),
-        over_refusal=tuple(replace(e, batch_size=batch_size) for e in suite.over_refusal),
-        capability=tuple(replace(e, batch_size=batch_size) for e in suite.capability),
-    )

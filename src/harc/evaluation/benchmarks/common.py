@@ -17,9 +17,9 @@ from typing import Any, Protocol, TypeVar
 
 from scipy.stats import binomtest
 
+from harc.data.root import DATA_ENV, resolve_data_root
 from harc.errors import DataError, HarcError
 
-DATA_ENV = "HARC_DATA"
 Z_95 = 1.959963984540054
 
 T = TypeVar("T")
@@ -81,10 +81,9 @@ class BenchmarkResult:
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
     """``root`` if given, else ``$HARC_DATA``; a DataError if neither names a directory."""
-    chosen = root if root is not None else os.environ.get(DATA_ENV)
-    if not chosen:
+    path, _ = resolve_data_root(root)
+    if path is None:
         raise DataError(f"no data directory: pass data_root= or set ${DATA_ENV}")
-    path = Path(chosen).expanduser()
     if not path.is_dir():
         raise DataError(f"{path}: data directory not found")
     return path
