@@ -8,8 +8,9 @@ stopped right after the deepest requested slot so the LM head is never computed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, suppress
+import functools
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -17,15 +18,13 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from harc.models import hooks
 from harc.models.blocks import find_decoder_blocks
+from harc.models.hooks import StopForward
 from harc.positions import Batch, ChatFormat, EncodedPrompt, collate
 
 Position = Literal["t_inst", "t_post"]
 Reducer = Callable[[torch.Tensor, Batch], torch.Tensor]  # [B, T, D] -> [B, D]
-
-
-class _StopForward(Exception):
-    """Raised inside a hook once every requested slot has been captured."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,54 +60,25 @@ def response_window(response_mask: torch.Tensor, first_k: int) -> torch.Tensor:
     return (response_mask.bool() & (running <= first_k)).long()
 
 
-@contextmanager
 def residual_hooks(
     model: nn.Module,
     slots: Sequence[int],
     on_capture: Callable[[int, torch.Tensor], None],
     *,
     stop_after_deepest: bool = True,
-) -> Iterator[None]:
-    """Call ``on_capture(slot, hidden)`` for each slot during forward passes inside the block.
+) -> AbstractContextManager[None]:
+    """Call ``on_capture(slot, hidden)`` for each slot during forward passes inside the block
+    (:func:`harc.models.hooks.residual_hooks`, read only). With ``stop_after_deepest`` the
+    forward pass is abandoned after the deepest slot (catch :class:`StopForward` around the
+    forward call, as :func:`capture` does)."""
+    return hooks.residual_hooks(
+        model, {slot: functools.partial(_observe, on_capture, slot) for slot in slots},
+        stop_after_deepest=stop_after_deepest)
 
-    With ``stop_after_deepest`` the forward pass is abandoned after the deepest slot (callers
-    must catch nothing: :func:`capture` does). Hooks are removed on exit, even on error.
-    """
-    blocks = find_decoder_blocks(model)
-    n_blocks = len(blocks)
-    wanted = sorted(set(slots))
-    if not wanted:
-        raise ValueError("no residual slots requested")
-    if wanted[0] < 0 or wanted[-1] > n_blocks:
-        raise ValueError(f"slots must lie in 0..{n_blocks}, got {wanted}")
-    deepest = wanted[-1]
-    handles = []
 
-    def pre_hook(slot: int):
-        def hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
-            on_capture(slot, args[0] if args else kwargs["hidden_states"])
-            if stop_after_deepest and slot == deepest:
-                raise _StopForward
-
-        return hook
-
-    def post_hook(_module: nn.Module, _args: tuple, output: object) -> None:
-        on_capture(n_blocks, output[0] if isinstance(output, tuple) else output)
-        if stop_after_deepest:
-            raise _StopForward
-
-    try:
-        for slot in wanted:
-            if slot < n_blocks:
-                handles.append(
-                    blocks[slot].register_forward_pre_hook(pre_hook(slot), with_kwargs=True)
-                )
-            else:
-                handles.append(blocks[n_blocks - 1].register_forward_hook(post_hook))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+def _observe(on_capture: Callable[[int, torch.Tensor], None], slot: int,
+             hidden: torch.Tensor) -> None:
+    on_capture(slot, hidden)
 
 
 @torch.inference_mode()
@@ -147,7 +117,7 @@ def capture(
             for name in spec.reducers:
                 current[name] = torch.empty(len(rows), len(spec.slots), _hidden_size(model))
             batch_on_device = batch.to(device)
-            with suppress(_StopForward):
+            with suppress(StopForward):
                 model(
                     input_ids=batch_on_device.input_ids,
                     attention_mask=batch_on_device.attention_mask,

@@ -8,7 +8,7 @@ deepest one, so no logits and never all layers x all tokens are computed or kept
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 
@@ -16,13 +16,11 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from harc.activations import residual_hooks
 from harc.analysis.errors import AnalysisError
 from harc.models import find_decoder_blocks
+from harc.models.hooks import StopForward
 from harc.positions import ChatFormat, EncodedPrompt, collate
-
-
-class _Stop(Exception):
-    """Raised inside a hook once the deepest needed slot has been read."""
 
 
 @dataclass
@@ -83,19 +81,8 @@ def capture_pairs(
             for offset, row in enumerate(rows):
                 length = encodings[row].response_length
                 tokens[row] = hidden[offset, width - length:].float().cpu().clone()
-        if slot == wanted[-1]:
-            raise _Stop
 
-    handles = []
-    try:
-        for slot in wanted:
-            if slot < n_blocks:
-                handles.append(blocks[slot].register_forward_pre_hook(
-                    _pre_hook(slot, on_hidden), with_kwargs=True))
-            else:
-                handles.append(blocks[n_blocks - 1].register_forward_hook(
-                    lambda _m, _a, out: on_hidden(n_blocks, out[0] if isinstance(out, tuple)
-                                                  else out)))
+    with residual_hooks(model, wanted, on_hidden, stop_after_deepest=True):
         device = next(model.parameters()).device
         order = sorted(range(len(encodings)), key=lambda row: len(encodings[row].input_ids))
         for start in tqdm(range(0, len(order), batch_size), desc="answer residuals",
@@ -103,20 +90,10 @@ def capture_pairs(
             rows = order[start:start + batch_size]
             batch = collate([encodings[row] for row in rows], _pad_id(chat))
             state.update(rows=rows, batch=batch)
-            with suppress(_Stop):
+            with suppress(StopForward):
                 model(input_ids=batch.input_ids.to(device),
                       attention_mask=batch.attention_mask.to(device), use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
     return PairCapture(t_inst, t_post, positions, tokens, token_slot)
-
-
-def _pre_hook(slot: int, on_hidden: Callable[[int, torch.Tensor], None]) -> Callable[..., None]:
-    def hook(_module: nn.Module, args: tuple, kwargs: dict) -> None:
-        on_hidden(slot, args[0] if args else kwargs["hidden_states"])
-
-    return hook
 
 
 def _hidden_size(model: nn.Module) -> int:

@@ -30,8 +30,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from harc.activations import _StopForward, all_slots, residual_hooks
+from harc.activations import all_slots, residual_hooks
 from harc.errors import ChatTemplateError, HarcError
+from harc.models.hooks import StopForward
 from harc.positions import PLACEHOLDER, ChatFormat
 
 POOLINGS: tuple[str, ...] = ("response_mean", "response_last", "query_last")
@@ -167,7 +168,7 @@ def capture_features(
                 last[i] = shift + item.response_end - 1
             state.update(rows=torch.tensor(rows), mask=mask, last=last)
             positions = (attention.cumsum(-1) - 1).clamp(min=0)
-            with suppress(_StopForward):
+            with suppress(StopForward):
                 model(input_ids=ids.to(device), attention_mask=attention.to(device),
                       position_ids=positions.to(device), use_cache=False)
             bar.update(len(rows))

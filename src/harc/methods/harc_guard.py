@@ -56,7 +56,8 @@ from harc.methods.steering import (
     pass_counter,
     save_wrapper_output,
 )
-from harc.models.blocks import forward_module, num_residual_slots
+from harc.models.blocks import num_residual_slots
+from harc.models.hooks import model_hooks
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, EncodedPrompt, chat_format, collate
 from harc.training.data import TrainingData
@@ -126,7 +127,7 @@ class GuardDefence(GenerationDefence):
                 state.fired[row] = True
                 state.trigger_token[row] = counter.passes - 2
 
-        def force(_module: torch.nn.Module, _args: tuple, output: Any) -> None:
+        def force(output: Any) -> None:
             if state.fired is None or not bool(state.fired.any()):
                 return
             logits = output.logits if hasattr(output, "logits") else output[0]
@@ -136,13 +137,9 @@ class GuardDefence(GenerationDefence):
                 logits[row, -1] = float("-inf")
                 logits[row, -1, token] = 0.0
 
-        handle = forward_module(self.model).register_forward_hook(force)
-        try:
-            with (pass_counter(self.model) as counter,
-                  residual_hooks(self.model, [self.slot], observe, stop_after_deepest=False)):
-                yield state
-        finally:
-            handle.remove()
+        with (model_hooks(self.model, after=force), pass_counter(self.model) as counter,
+              residual_hooks(self.model, [self.slot], observe, stop_after_deepest=False)):
+            yield state
 
     def generation_maxima(
         self, prompts: Sequence[str], *, max_new_tokens: int, batch_size: int = 8

@@ -17,8 +17,9 @@ from typing import Literal
 import torch
 from peft import PeftModel
 
-from harc.activations import _StopForward, residual_hooks
+from harc.activations import residual_hooks
 from harc.models.blocks import find_decoder_blocks
+from harc.models.hooks import StopForward
 from harc.positions import Batch, ChatFormat, collate
 
 TokenSet = Literal["all", "response"]
@@ -80,7 +81,7 @@ def forward_hidden(
     output = None
     with (
         residual_hooks(model, slots, captured.__setitem__, stop_after_deepest=not with_logits),
-        suppress(_StopForward),
+        suppress(StopForward),
     ):
         output = model(
             input_ids=batch.input_ids,

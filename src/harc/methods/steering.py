@@ -32,7 +32,7 @@ from torch import nn
 from harc.errors import HarcError
 from harc.io import atomic_path, write_json_atomic
 from harc.methods.base import OUTPUT_FILE, MethodOutput
-from harc.models.blocks import find_decoder_blocks, forward_module
+from harc.models.hooks import model_hooks, residual_hooks
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
 
@@ -58,57 +58,21 @@ class PassCounter:
 def pass_counter(model: nn.Module) -> Iterator[PassCounter]:
     counter = PassCounter()
 
-    def hook(_module: nn.Module, _args: tuple, kwargs: dict) -> None:
+    def count(kwargs: dict[str, Any]) -> None:
         counter.passes += 1
         if counter.passes == 1:
             mask = kwargs.get("attention_mask")
             if isinstance(mask, torch.Tensor) and mask.ndim == 2:
                 counter.prompt_mask = mask
 
-    handle = forward_module(model).register_forward_pre_hook(hook, with_kwargs=True)
-    try:
+    with model_hooks(model, before=count):
         yield counter
-    finally:
-        handle.remove()
 
 
-@contextmanager
-def residual_edits(model: nn.Module, edits: dict[int, Edit]) -> Iterator[None]:
+def residual_edits(model: nn.Module, edits: dict[int, Edit]) -> AbstractContextManager[None]:
     """Replace the residual at each slot by ``edit(hidden)`` (slot L < n: the input of block L,
-    slot n: the output of the last block). Hooks are removed on exit, even on error."""
-    blocks = find_decoder_blocks(model)
-    n_blocks = len(blocks)
-    handles = []
-
-    def pre_hook(edit: Edit) -> Callable[..., tuple[tuple, dict]]:
-        def hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-            if args:
-                return (edit(args[0]), *args[1:]), kwargs
-            return args, {**kwargs, "hidden_states": edit(kwargs["hidden_states"])}
-
-        return hook
-
-    def post_hook(edit: Edit) -> Callable[..., Any]:
-        def hook(_module: nn.Module, _args: tuple, output: Any) -> Any:
-            if isinstance(output, tuple):
-                return (edit(output[0]), *output[1:])
-            return edit(output)
-
-        return hook
-
-    try:
-        for slot, edit in sorted(edits.items()):
-            if not 0 <= slot <= n_blocks:
-                raise HarcError(f"steering slot {slot} is outside 0..{n_blocks}")
-            if slot < n_blocks:
-                handles.append(blocks[slot].register_forward_pre_hook(pre_hook(edit),
-                                                                      with_kwargs=True))
-            else:
-                handles.append(blocks[n_blocks - 1].register_forward_hook(post_hook(edit)))
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
+    slot n: the output of the last block; :func:`harc.models.hooks.residual_hooks`)."""
+    return residual_hooks(model, edits)
 
 
 def masked_mean(hidden: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:

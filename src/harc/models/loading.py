@@ -174,9 +174,9 @@ def contiguous_head_input(model: Any) -> Any:
     head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
     if head is None or getattr(head, _CONTIGUOUS_HEAD, False):
         return model
-    head.register_forward_pre_hook(
-        lambda _module, args: (args[0].contiguous(), *args[1:]) if args else None
-    )
+    from harc.models.hooks import transform_first_input
+
+    transform_first_input(head, torch.Tensor.contiguous)
     setattr(head, _CONTIGUOUS_HEAD, True)
     return model
 

@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import torch
 from torch import nn
 
 from harc.errors import DirectionError
 from harc.models.blocks import find_decoder_blocks
+from harc.models.hooks import residual_hooks
 
 
 def project_out(hidden: torch.Tensor, unit: torch.Tensor) -> torch.Tensor:
@@ -43,26 +43,9 @@ def directional_ablation(model: nn.Module, direction: torch.Tensor) -> Iterator[
     blocks = find_decoder_blocks(model)
     device = next(blocks.parameters()).device
     unit = (direction.detach().float() / norm).to(device)
-
-    def pre_hook(_module: nn.Module, args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-        if args:
-            return (project_out(args[0], unit), *args[1:]), kwargs
-        return args, {**kwargs, "hidden_states": project_out(kwargs["hidden_states"], unit)}
-
-    def post_hook(_module: nn.Module, _args: tuple, output: Any) -> Any:
-        if isinstance(output, tuple):
-            return (project_out(output[0], unit), *output[1:])
-        return project_out(output, unit)
-
-    handles = []
-    try:
-        for block in blocks:
-            handles.append(block.register_forward_pre_hook(pre_hook, with_kwargs=True))
-        handles.append(blocks[len(blocks) - 1].register_forward_hook(post_hook))
+    every_slot = dict.fromkeys(range(len(blocks) + 1), lambda hidden: project_out(hidden, unit))
+    with residual_hooks(model, every_slot):
         yield
-    finally:
-        for handle in handles:
-            handle.remove()
 
 
 def direction_digest(direction: torch.Tensor) -> str:
