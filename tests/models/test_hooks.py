@@ -26,9 +26,9 @@ def test_reads_edits_and_stops():
     calls = []
     blocks = find_decoder_blocks(model)
     blocks[2].register_forward_pre_hook(lambda *_: calls.append(2))
-    with torch.no_grad(), residual_hooks(model, {1: lambda h: None}, stop_after_deepest=True):
-        with suppress(StopForward):
-            model(IDS)
+    with (torch.no_grad(), residual_hooks(model, {1: lambda h: None}, stop_after_deepest=True),
+          suppress(StopForward)):
+        model(IDS)
     assert calls == []  # block 2 never ran
 
 
