@@ -12,7 +12,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "harc"
 # lowest first; packages on one line are independent of each other
 LAYERS = [
     ("errors",),
-    ("io",),
+    ("io", "registry"),
     ("cache", "figures", "manifest"),
     ("positions",),
     ("models",),

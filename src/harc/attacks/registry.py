@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from harc.attacks.base import Attack
 from harc.errors import HarcError
+from harc.registry import Registry
 
 T = TypeVar("T")
 
@@ -25,8 +26,6 @@ _BUILTIN_MODULES = (
     "pair",
     "gcg",
 )
-_REGISTRY: dict[str, Callable[..., Attack]] = {}
-_loaded = False
 
 
 class UnknownAttackError(HarcError, KeyError):
@@ -36,35 +35,22 @@ class UnknownAttackError(HarcError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
-def register_attack(name: str) -> Callable[[T], T]:
-    def decorator(factory: T) -> T:
-        existing = _REGISTRY.get(name)
-        if existing is not None and existing is not factory:
-            raise HarcError(f"attack {name!r} is already registered by {existing!r}")
-        _REGISTRY[name] = factory  # type: ignore[assignment]
-        return factory
-
-    return decorator
-
-
 def _load_builtins() -> None:
-    global _loaded
-    if not _loaded:
-        for module in _BUILTIN_MODULES:
-            importlib.import_module(f"harc.attacks.{module}")
-        _loaded = True
+    for module in _BUILTIN_MODULES:
+        importlib.import_module(f"harc.attacks.{module}")
+
+
+ATTACKS: Registry[Callable[..., Attack]] = Registry(
+    "attack", unknown=UnknownAttackError, load=_load_builtins)
+
+
+def register_attack(name: str) -> Callable[[T], T]:
+    return ATTACKS.register(name)  # type: ignore[return-value]
 
 
 def available_attacks() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
+    return ATTACKS.names()
 
 
 def get_attack(name: str, **kwargs: Any) -> Attack:
-    _load_builtins()
-    factory = _REGISTRY.get(name)
-    if factory is None:
-        raise UnknownAttackError(
-            f"unknown attack {name!r}; available: {', '.join(sorted(_REGISTRY))}"
-        )
-    return factory(**kwargs)
+    return ATTACKS.get(name)(**kwargs)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from harc.errors import HarcError
+from harc.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -32,33 +33,21 @@ class UnknownJudgeError(HarcError):
 
 
 _T = TypeVar("_T")
-_REGISTRY: dict[str, Callable[..., Any]] = {}
+JUDGES: Registry[Callable[..., Any]] = Registry("judge", unknown=UnknownJudgeError)
 
 
 def register_judge(name: str) -> Callable[[_T], _T]:
     """Class decorator: make a judge constructible as ``get_judge(name, **kwargs)``."""
-
-    def decorate(factory: _T) -> _T:
-        if name in _REGISTRY and _REGISTRY[name] is not factory:
-            raise HarcError(f"a judge named {name!r} is already registered")
-        _REGISTRY[name] = factory  # type: ignore[assignment]
-        return factory
-
-    return decorate
+    return JUDGES.register(name)  # type: ignore[return-value]
 
 
 def available_judges() -> list[str]:
-    return sorted(_REGISTRY)
+    return JUDGES.names()
 
 
 def judge_factory(name: str) -> Callable[..., Any]:
     """The class (or factory) registered under ``name``."""
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise UnknownJudgeError(
-            f"unknown judge {name!r}; available judges: {', '.join(available_judges())}"
-        ) from None
+    return JUDGES.get(name)
 
 
 def get_judge(name: str, **kwargs: Any) -> Judge:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from harc.errors import HarcError
 from harc.methods.base import Method, MethodKind, make_config
+from harc.registry import Registry
 
-_METHODS: dict[str, Method] = {}
+# a module imported twice registers a new instance of the same class: the same method
+METHODS: Registry[Method] = Registry(
+    "method", same=lambda old, new: type(old).__qualname__ == type(new).__qualname__)
 
 M = TypeVar("M", bound=type)
 
@@ -17,25 +19,17 @@ def register_method(cls: M) -> M:
     instance = cls()
     if not isinstance(instance, Method):
         raise TypeError(f"{cls.__name__} does not implement the Method protocol")
-    existing = _METHODS.get(instance.name)
-    if existing is not None and type(existing).__qualname__ != cls.__qualname__:
-        raise HarcError(f"method name {instance.name!r} is already taken by {type(existing)}")
-    _METHODS[instance.name] = instance
+    METHODS.add(instance.name, instance)
     return cls
 
 
 def get_method(name: str) -> Method:
-    try:
-        return _METHODS[name]
-    except KeyError:
-        raise HarcError(
-            f"unknown method {name!r}; available: {', '.join(available_methods())}"
-        ) from None
+    return METHODS.get(name)
 
 
 def available_methods(kind: MethodKind | None = None) -> list[str]:
     """Registered names, sorted; only those of ``kind`` when given."""
-    return sorted(name for name, method in _METHODS.items() if kind in (None, method.kind))
+    return METHODS.names(lambda method: kind in (None, method.kind))
 
 
 def method_config(name: str, preset: str | None = None, **overrides: Any) -> Any:

@@ -35,11 +35,14 @@ from harc.methods.base import OUTPUT_FILE, MethodOutput
 from harc.models.hooks import model_hooks, residual_hooks
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat
+from harc.registry import Registry
 
 DEFENCE_FILE = "defence.json"
 DEFENCE_TENSORS = "defence.safetensors"
 Edit = Callable[[torch.Tensor], torch.Tensor]
-_DEFENCES: dict[str, type[GenerationDefence]] = {}
+# a module imported twice defines its class again: the same defence
+DEFENCES: Registry[type[GenerationDefence]] = Registry(
+    "defence", same=lambda old, new: old.__qualname__ == new.__qualname__)
 
 
 @dataclasses.dataclass
@@ -107,7 +110,7 @@ class GenerationDefence(ABC):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if cls.name:
-            _DEFENCES[cls.name] = cls
+            DEFENCES.add(cls.name, cls)
 
     def __init__(self, model: nn.Module, tokenizer: Any, chat: ChatFormat | None = None) -> None:
         self.model = model
@@ -174,9 +177,9 @@ def load_defence(out_dir: str | Path, loaded: LoadedModel) -> GenerationDefence:
     if not isinstance(meta, dict):
         raise HarcError(f"{source}: not a saved defence (a JSON object is expected)")
     name = meta.pop("defence", None)
-    if name not in _DEFENCES:
-        raise HarcError(f"{source}: unknown defence {name!r}; known: {sorted(_DEFENCES)}")
-    return _DEFENCES[name].from_state(loaded, meta, tensors)
+    if not isinstance(name, str) or name not in DEFENCES:
+        raise HarcError(f"{source}: unknown defence {name!r}; known: {DEFENCES.names()}")
+    return DEFENCES.get(name).from_state(loaded, meta, tensors)
 
 
 def save_wrapper_output(output: MethodOutput, defence: GenerationDefence) -> MethodOutput:

@@ -17,18 +17,15 @@ from typing import Any
 
 from harc.evaluation.benchmarks.ifeval_text import count_sentences, count_words, word_tokens
 from harc.evaluation.benchmarks.langid import UNDETERMINED, detect_language
+from harc.registry import Registry
 
 Checker = Callable[..., bool]
-CHECKERS: dict[str, Checker] = {}
+CHECKERS: Registry[Checker] = Registry("IFEval instruction")
 CONSTRAINED_OPTIONS = ("My answer is yes.", "My answer is no.", "My answer is maybe.")
 
 
 def checker(instruction_id: str) -> Callable[[Checker], Checker]:
-    def register(function: Checker) -> Checker:
-        CHECKERS[instruction_id] = function
-        return function
-
-    return register
+    return CHECKERS.register(instruction_id)
 
 
 def _compare(count: int, relation: str, threshold: int) -> bool:

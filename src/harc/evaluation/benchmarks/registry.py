@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from typing import Any, Literal
 
-from harc.errors import HarcError
+from harc.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -111,17 +111,14 @@ _SPECS = (
         "Any load_prompts set that should be answered (source=...); refusal rate",
     ),
 )
-_REGISTRY = {spec.name: spec for spec in _SPECS}
+BENCHMARKS: Registry[BenchmarkSpec] = Registry("benchmark")
+for _spec in _SPECS:
+    BENCHMARKS.add(_spec.name, _spec)
 
 
 def available_benchmarks(kind: str | None = None) -> list[str]:
-    return sorted(name for name, spec in _REGISTRY.items() if kind is None or spec.kind == kind)
+    return BENCHMARKS.names(lambda spec: kind is None or spec.kind == kind)
 
 
 def get_benchmark(name: str) -> BenchmarkSpec:
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        raise HarcError(
-            f"unknown benchmark {name!r}; available: {', '.join(available_benchmarks())}"
-        ) from None
+    return BENCHMARKS.get(name)
