@@ -13,18 +13,14 @@ of the depth), the one whose v_ref separates the extraction prompts best (AUROC 
 cos(h(t_post), v_ref), ties broken by the gap of mean cosines). That AUROC is measured on
 the extraction prompts themselves, not on a held-out set: a simple, documented choice.
 
-Every outcome is cached under ``cache_subdir("supply")`` as JSON Lines, one record per
-(kind, model key, judge, settings, prompt) with its provenance and judge verdict, so a rerun
-generates nothing. :meth:`AnswerSupplier.write_provenance` writes this run's records to an
-output directory.
+Every outcome is cached (:mod:`harc.training.supply_cache`), so a rerun generates nothing.
+:meth:`AnswerSupplier.write_provenance` writes this run's records to an output directory.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
-import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,18 +34,16 @@ from harc.directions import DirectionSet, extract_prompt_directions
 from harc.directions.selection import choose_refusal_slot
 from harc.errors import HarcError
 from harc.generation import GenerationSettings, Generator
-from harc.io import atomic_path
 from harc.judges import Judge, Verdict, get_judge
 from harc.models import identity
 from harc.positions import ChatFormat
+from harc.training import supply_cache
 from harc.training.ablation import direction_digest, directional_ablation
 from harc.training.config import DataSettings
 
 logger = logging.getLogger(__name__)
 
 RetainKind = Literal["harmless", "pseudo_harmful"]
-PROVENANCE_FILE = "supplied_answers.jsonl"
-FORMAT_VERSION = 1
 
 REFUSAL_TEMPLATES: tuple[str, ...] = (
     "I'm sorry, but I can't help with that request.",
@@ -127,7 +121,7 @@ class AnswerSupplier:
         self.extraction: tuple[list[str], list[str]] | None = None
         self.records: list[dict[str, Any]] = []
         self.counts: dict[str, int] = {}
-        self._cache: dict[str, dict[str, Any]] | None = None
+        self._cache = supply_cache.SupplyCache(self.cache_dir, self.model_key)
 
     @classmethod
     def from_loaded(cls, loaded: Any, settings: DataSettings, **kwargs: Any) -> AnswerSupplier:
@@ -165,11 +159,7 @@ class AnswerSupplier:
 
     def write_provenance(self, out_dir: str | Path) -> Path:
         """Write this run's records (kept and dropped) to ``out_dir / PROVENANCE_FILE``."""
-        target = Path(out_dir) / PROVENANCE_FILE
-        with atomic_path(target) as tmp:
-            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in self.records),
-                           encoding="utf-8")
-        return target
+        return supply_cache.write_records(out_dir, self.records)
 
     # -- ablation ------------------------------------------------------------------------------
 
@@ -254,11 +244,11 @@ class AnswerSupplier:
     ) -> list[dict[str, Any]]:
         generator, extra = generator_and_extra
         unique = list(dict.fromkeys(prompts))
-        settings = {"max_new_tokens": self.settings.supply_max_new_tokens, "do_sample": False,
-                    "chat_template": _digest_text(self.chat.prefix + "\x00" + self.chat.suffix),
-                    "format_version": FORMAT_VERSION, **extra}
-        keys = {p: _key(kind, generator.model_key, self.judge.name, settings, p) for p in unique}
-        cache = self._load_cache()
+        settings = supply_cache.record_settings(self.settings.supply_max_new_tokens, self.chat,
+                                                extra)
+        keys = {p: supply_cache.record_key(kind, generator.model_key, self.judge.name, settings, p)
+                for p in unique}
+        cache = self._cache.load()
         missing = [p for p in unique if keys[p] not in cache]
         if missing:
             responses = generator.generate(missing, self._generation_settings())
@@ -269,11 +259,11 @@ class AnswerSupplier:
                 fresh.append({
                     "key": keys[prompt], "prompt": prompt, "response": text, "kind": kind,
                     "provenance": source if source else provenance, "kept": kept,
-                    "generated": response, "verdict": _verdict_dict(verdict),
+                    "generated": response, "verdict": supply_cache.verdict_dict(verdict),
                     "model": self.model_name, "model_key": generator.model_key,
                     "settings": settings,
                 })
-            self._append_cache(fresh)
+            self._cache.append(fresh)
         records = [cache[keys[p]] for p in unique]
         self.records.extend(records)
         if self.out_dir is not None:
@@ -296,31 +286,6 @@ class AnswerSupplier:
         log("self-supplied %s answers for %d prompts: %s", kind, len(records), summary)
         return kept
 
-    def _cache_path(self) -> Path:
-        name = hashlib.sha256(self.model_key.encode("utf-8")).hexdigest()[:16]
-        return self.cache_dir / f"{name}.jsonl"
-
-    def _load_cache(self) -> dict[str, dict[str, Any]]:
-        if self._cache is None:
-            self._cache = {}
-            path = self._cache_path()
-            if path.is_file():
-                for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-                    try:
-                        record = json.loads(line)
-                        self._cache[record["key"]] = record
-                    except (ValueError, KeyError, TypeError):
-                        warnings.warn(f"{path}, line {number}: unreadable supply record skipped",
-                                      stacklevel=2)
-        return self._cache
-
-    def _append_cache(self, records: list[dict[str, Any]]) -> None:
-        path = self._cache_path()
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("a", encoding="utf-8") as handle:
-            handle.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records))
-        self._load_cache().update({r["key"]: r for r in records})
-
     def _resolve_refusal(
         self, prompt: str, response: str, verdict: Verdict
     ) -> tuple[str, str, bool]:
@@ -331,18 +296,3 @@ class AnswerSupplier:
 
 def _keep_non_refusal(_prompt: str, response: str, verdict: Verdict) -> tuple[str, str, bool]:
     return response, "", bool(response.strip()) and verdict.refused is False
-
-
-def _verdict_dict(verdict: Verdict) -> dict[str, Any]:
-    return {"refused": verdict.refused, "harmful": verdict.harmful, "score": verdict.score,
-            "judge": verdict.judge, "rationale": verdict.rationale}
-
-
-def _digest_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
-
-
-def _key(kind: str, model_key: str, judge: str, settings: dict[str, Any], prompt: str) -> str:
-    payload = json.dumps([kind, model_key, judge, settings, prompt], sort_keys=True,
-                         ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
