@@ -162,17 +162,17 @@ def test_resume_drops_a_partial_last_log_line_and_refuses_a_damaged_log(tmp_path
     import pytest
 
     from harc.errors import HarcError
-    from harc.training.harc import _truncate_log
+    from harc.training.checkpoint import truncate_log
 
     log = tmp_path / "train_log.jsonl"
     log.write_text("".join(json.dumps({"step": s}) + "\n" for s in (1, 2, 3)) + '{"step": 4, "lo')
     with caplog.at_level("WARNING"):
-        _truncate_log(log, 2)
+        truncate_log(log, 2)
     assert [json.loads(line)["step"] for line in log.read_text().splitlines()] == [1, 2]
     assert "partial last line" in caplog.text
     log.write_text('{"step": 1}\n{"ste\n{"step": 2}\n')
     with pytest.raises(HarcError, match="line 2 is not JSON"):
-        _truncate_log(log, 2)
+        truncate_log(log, 2)
 
 
 def test_an_over_long_training_prompt_is_an_error_before_training(tmp_path):

@@ -11,6 +11,7 @@ barriers around; the optimizer state is the same on every rank (gradients are av
 copy is kept. Resuming on the same number of processes continues bit for bit; on another number
 the weights, optimizer, scheduler and directions are restored, but the row draws depend on the
 rank, so the run continues differently from an uninterrupted one (a warning says so).
+A resumed run's JSON Lines logs are cut back to the checkpoint's step (:func:`truncate_log`).
 """
 
 from __future__ import annotations
@@ -186,3 +187,23 @@ def _numpy_state_from_tensors(state: dict[str, Any]) -> tuple:
 def _python_state(raw: list) -> tuple:
     version, internal, gauss = raw
     return version, tuple(internal), gauss
+
+
+def truncate_log(path: Path, last_step: int) -> None:
+    """Drop log lines written after the checkpoint we resume from, and a last line a crash
+    cut short (it cannot be parsed; any other unparsable line is an error)."""
+    if not path.exists():
+        return
+    lines = [line for line in path.read_text().splitlines() if line.strip()]
+    kept = []
+    for number, line in enumerate(lines, 1):
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            if number == len(lines):
+                logger.warning("%s: dropped a partial last line (the run was interrupted)", path)
+                continue
+            raise HarcError(f"{path}: line {number} is not JSON; the log is damaged") from None
+        if record.get("step", 0) <= last_step:
+            kept.append(line)
+    path.write_text("".join(line + "\n" for line in kept))

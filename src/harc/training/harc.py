@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from dataclasses import dataclass, field
@@ -17,7 +16,12 @@ from harc.errors import HarcError, TruncationError
 from harc.io import append_jsonl, write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
-from harc.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from harc.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    truncate_log,
+)
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
 from harc.training.distributed import broadcast_tensors
@@ -25,14 +29,13 @@ from harc.training.loop import run_steps
 from harc.training.lora import lora_config
 from harc.training.optimization import LoraOptimization, MicroStep
 from harc.training.refresh import ExtractionInputs, extract_all, heldout_projections
-from harc.training.sampling import draw
+from harc.training.rows import draw_step_batch
 from harc.training.schedule import blend_directions, drift, select_layers, top_k_at
-from harc.training.step import LossSettings, build_step_batch, compute_losses, reference_logits_for
+from harc.training.step import LossSettings, compute_losses, reference_logits_for
 
 logger = logging.getLogger(__name__)
 
 NO_CHECKPOINT = "none (no checkpoint was written yet)"
-_POOL_HARMFUL, _POOL_HARMFUL_ANSWER, _POOL_HARMLESS, _POOL_PSEUDO = range(4)
 
 
 @dataclass
@@ -131,8 +134,8 @@ class HarcTrainer:
             base, current, slots, start = (
                 DirectionSet.load(base_path), restored.directions, restored.slots, restored.step)
             if main:
-                _truncate_log(out / "train_log.jsonl", start)
-                _truncate_log(out / "diag_log.jsonl", start)
+                truncate_log(out / "train_log.jsonl", start)
+                truncate_log(out / "diag_log.jsonl", start)
                 logger.info("resumed from %s (step %d)", checkpoint, start)
         else:
             if main:
@@ -217,35 +220,8 @@ class HarcTrainer:
         return micro_step
 
     def _sample(self, step: int, micro: int, process: int):
-        config, data = self.config, self.data
-
-        def pick(pool_id: int, pool: list[Any], count: int) -> list[Any]:
-            return draw(
-                pool,
-                count,
-                seed=config.seed,
-                step=step,
-                micro=micro,
-                pool_id=pool_id,
-                process=process,
-            )
-
-        harmful = pick(_POOL_HARMFUL, data.harmful, config.batch_harmful)
-        answers = []
-        if config.response_coupling_on == "harmful_answer":
-            answers = [
-                (ex.prompt, ex.harmful_answer)
-                for ex in pick(_POOL_HARMFUL_ANSWER, self.harmful_with_answer, config.batch_harmful)
-            ]
-        retain = pick(_POOL_HARMLESS, data.harmless, config.batch_harmless)
-        retain += pick(_POOL_PSEUDO, data.pseudo, config.batch_pseudo)
-        return build_step_batch(
-            self.chat,
-            [(ex.prompt, ex.refusal) for ex in harmful],
-            answers,
-            [(ex.prompt, ex.answer) for ex in retain],
-            self.pad_token_id,
-        )
+        return draw_step_batch(self.chat, self.config, self.data, self.harmful_with_answer,
+                               self.pad_token_id, step=step, micro=micro, process=process)
 
     def _diagnostics(
         self,
@@ -317,22 +293,3 @@ class HarcTrainer:
         self.accelerator.wait_for_everyone()  # the adapter exists for every rank on return
         return TrainResult(out, adapter_dir, self.config.max_steps, slots, seconds, files)
 
-
-def _truncate_log(path: Path, last_step: int) -> None:
-    """Drop log lines written after the checkpoint we resume from, and a last line a crash
-    cut short (it cannot be parsed; any other unparsable line is an error)."""
-    if not path.exists():
-        return
-    lines = [line for line in path.read_text().splitlines() if line.strip()]
-    kept = []
-    for number, line in enumerate(lines, 1):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            if number == len(lines):
-                logger.warning("%s: dropped a partial last line (the run was interrupted)", path)
-                continue
-            raise HarcError(f"{path}: line {number} is not JSON; the log is damaged") from None
-        if record.get("step", 0) <= last_step:
-            kept.append(line)
-    path.write_text("".join(line + "\n" for line in kept))
