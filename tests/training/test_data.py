@@ -165,7 +165,7 @@ def test_extraction_held_out_when_enough_remain(tmp_path):
 
 
 def test_extraction_overlaps_when_sets_are_small(tmp_path, caplog):
-    with caplog.at_level(logging.WARNING, logger="harc.training.data"):
+    with caplog.at_level(logging.WARNING, logger="harc.training.pools"):
         data = load_training_data(_settings(tmp_path, extraction_size=6),
                                   supplier=FakeSupplier(), seed=0)
     assert data.counts["extraction_overlaps_training"] == 1
@@ -236,13 +236,13 @@ def test_training_answers_file(tmp_path):
 
 def test_max_prompts_takes_a_seeded_counted_sample():
     from harc.training.config import DataSettings
-    from harc.training.data import _limited
+    from harc.training.pools import limited
 
     settings = DataSettings(max_prompts=3)
     counts: dict[str, int] = {}
     prompts = [f"prompt {i}" for i in range(10)]
-    first = _limited(prompts, settings, 0, "harmful", counts)
+    first = limited(prompts, settings, 0, "harmful", counts)
     assert len(first) == 3 and set(first) <= set(prompts)
     assert counts == {"harmful_not_sampled": 7}
-    assert _limited(prompts, settings, 0, "harmful", {}) == first
-    assert _limited(prompts, DataSettings(), 0, "harmful", {}) == prompts
+    assert limited(prompts, settings, 0, "harmful", {}) == first
+    assert limited(prompts, DataSettings(), 0, "harmful", {}) == prompts

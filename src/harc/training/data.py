@@ -7,27 +7,28 @@ Circuit-Breakers-style file (``circuit_breakers``: refusal and harmful answer), 
 self-supply, missing refusals or retain answers are a DataError; missing harmful answers are
 allowed (``harmful_answer=None``, counted) as long as the extraction set keeps some.
 
-Extraction set: the first ``extraction_size`` harmful and harmless prompts after a seeded
-shuffle. They leave the training pools only if at least as many prompts remain for training
-in both sets; otherwise they overlap training (``counts["extraction_overlaps_training"] = 1``,
-logged). Validation prompts that also appear among the training prompts are dropped and counted.
+The prompt pools, the extraction set and the validation sets are read and split by
+:mod:`harc.training.pools`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import random
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from harc.data import load_prompts
-from harc.errors import DataError
 from harc.io import atomic_path
 from harc.training.answers import AnswerResolver, file_answers
 from harc.training.config import DataSettings
+from harc.training.pools import (
+    limited,
+    read_pool,
+    require_nonempty,
+    split_extraction,
+    validation_prompts,
+)
 
 if TYPE_CHECKING:
     from harc.training.supply import AnswerSupplier
@@ -80,21 +81,21 @@ def load_training_data(
 ) -> TrainingData:
     """Load prompts and answers per ``settings`` (see the module docstring)."""
     counts: dict[str, int] = {}
-    harmful = _limited(
-        _prompts(settings.harmful, "harmful", counts), settings, seed, "harmful", counts
+    harmful = limited(
+        read_pool(settings.harmful, "harmful", counts), settings, seed, "harmful", counts
     )
-    harmless = _limited(
-        _prompts(settings.harmless, "harmless", counts), settings, seed, "harmless", counts
+    harmless = limited(
+        read_pool(settings.harmless, "harmless", counts), settings, seed, "harmless", counts
     )
-    pseudo = _limited(
-        _prompts(settings.pseudo_harmful, "pseudo_harmful", counts),
+    pseudo = limited(
+        read_pool(settings.pseudo_harmful, "pseudo_harmful", counts),
         settings,
         seed,
         "pseudo_harmful",
         counts,
     )
 
-    ext_harmful, ext_harmless, train_harmful, train_harmless = _split_extraction(
+    ext_harmful, ext_harmless, train_harmful, train_harmless = split_extraction(
         harmful, harmless, settings.extraction_size, seed, counts
     )
     if supplier is not None and settings.self_supply:
@@ -154,15 +155,15 @@ def load_training_data(
         validation_harmless=[],
         counts=counts,
     )
-    _require(data.harmful, f"harmful training ({settings.harmful})")
-    _require(data.harmless, f"harmless training ({settings.harmless})")
-    _require(data.pseudo, f"pseudo-harmful training ({settings.pseudo_harmful})")
-    _require(data.extraction.harmful_answers, "extraction harmful-answer")
-    _require(data.extraction.refusals, "extraction refusal")
-    _require(data.extraction.helpful, "extraction helpful-answer")
+    require_nonempty(data.harmful, f"harmful training ({settings.harmful})")
+    require_nonempty(data.harmless, f"harmless training ({settings.harmless})")
+    require_nonempty(data.pseudo, f"pseudo-harmful training ({settings.pseudo_harmful})")
+    require_nonempty(data.extraction.harmful_answers, "extraction harmful-answer")
+    require_nonempty(data.extraction.refusals, "extraction refusal")
+    require_nonempty(data.extraction.helpful, "extraction helpful-answer")
 
     taken = training_prompt_texts(data)
-    data.validation_harmful = _validation(
+    data.validation_harmful = validation_prompts(
         settings.validation_harmful,
         "validation_harmful",
         taken,
@@ -170,7 +171,7 @@ def load_training_data(
         seed,
         counts,
     )
-    data.validation_harmless = _validation(
+    data.validation_harmless = validation_prompts(
         settings.validation_harmless,
         "validation_harmless",
         taken,
@@ -242,90 +243,3 @@ def training_answers_text(data: TrainingData) -> str:
         )
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
-
-def _prompts(spec: str, name: str, counts: dict[str, int]) -> list[str]:
-    texts = [prompt.text.strip() for prompt in load_prompts(spec)]
-    unique = [t for t in dict.fromkeys(texts) if t]
-    counts[f"{name}_prompts"] = len(unique)
-    if len(unique) < len(texts):
-        counts[f"{name}_duplicates_dropped"] = len(texts) - len(unique)
-        logger.warning(
-            "%s (%s): dropped %d duplicate or empty prompts", name, spec, len(texts) - len(unique)
-        )
-    _require(unique, f"{name} ({spec})")
-    return unique
-
-
-def _limited(
-    prompts: list[str], settings: DataSettings, seed: int, name: str, counts: dict[str, int]
-) -> list[str]:
-    """A seeded sample of ``settings.max_prompts`` prompts (all when unset); counted."""
-    if settings.max_prompts is None or len(prompts) <= settings.max_prompts:
-        return prompts
-    counts[f"{name}_not_sampled"] = len(prompts) - settings.max_prompts
-    return _shuffled(prompts, seed, f"limit:{name}")[: settings.max_prompts]
-
-
-def _shuffled(items: Sequence[str], seed: int, stream: str) -> list[str]:
-    shuffled = list(items)
-    random.Random(f"{seed}:{stream}").shuffle(shuffled)
-    return shuffled
-
-
-def _split_extraction(
-    harmful: list[str], harmless: list[str], size: int, seed: int, counts: dict[str, int]
-) -> tuple[list[str], list[str], list[str], list[str]]:
-    ext_harmful = _shuffled(harmful, seed, "extraction:harmful")[:size]
-    ext_harmless = _shuffled(harmless, seed, "extraction:harmless")[:size]
-    counts.update(extraction_harmful=len(ext_harmful), extraction_harmless=len(ext_harmless))
-    held_out = len(harmful) - len(ext_harmful) >= len(ext_harmful) and len(harmless) - len(
-        ext_harmless
-    ) >= len(ext_harmless)
-    if held_out:
-        counts["extraction_overlaps_training"] = 0
-        taken_harmful, taken_harmless = set(ext_harmful), set(ext_harmless)
-        return (
-            ext_harmful,
-            ext_harmless,
-            [p for p in harmful if p not in taken_harmful],
-            [p for p in harmless if p not in taken_harmless],
-        )
-    counts["extraction_overlaps_training"] = 1
-    logger.warning(
-        "extraction set (%d harmful, %d harmless) overlaps the training prompts: holding it out "
-        "would leave fewer prompts for training than for extraction (%d harmful, %d harmless "
-        "in all). Use larger prompt sets or a smaller data.extraction_size for a clean hold-out.",
-        len(ext_harmful),
-        len(ext_harmless),
-        len(harmful),
-        len(harmless),
-    )
-    return ext_harmful, ext_harmless, list(harmful), list(harmless)
-
-
-def _validation(
-    spec: str, name: str, taken: set[str], size: int, seed: int, counts: dict[str, int]
-) -> list[str]:
-    texts = [t for t in dict.fromkeys(p.text.strip() for p in load_prompts(spec)) if t]
-    kept = [t for t in texts if t not in taken]
-    if len(kept) < len(texts):
-        counts[f"{name}_overlap_dropped"] = len(texts) - len(kept)
-        logger.warning(
-            "%s (%s): dropped %d prompts that are also training prompts",
-            name,
-            spec,
-            len(texts) - len(kept),
-        )
-    _require(kept, f"{name} ({spec}, after removing training prompts)")
-    chosen = _shuffled(kept, seed, f"validation:{name}")[:size]
-    if len(chosen) < size:
-        logger.warning(
-            "%s: only %d prompts available, fewer than validation_size=%d", name, len(chosen), size
-        )
-    counts[name] = len(chosen)
-    return chosen
-
-
-def _require(items: Sequence[object], name: str) -> None:
-    if not items:
-        raise DataError(f"the {name} set is empty")
