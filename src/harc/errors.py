@@ -29,3 +29,18 @@ class DirectionError(HarcError):
 
 class DefaultModelError(HarcError):
     """The embedded default model package is not installed or is incomplete."""
+
+
+def invalid_settings(what: str, error: Exception) -> HarcError:
+    """One line for a pydantic ``ValidationError``: every problem as ``field.path: message
+    (got value)``, so a bad YAML key or value is named where it is."""
+    problems = []
+    for item in getattr(error, "errors", lambda: [])():
+        where = ".".join(str(part) for part in item.get("loc", ())) or "(top level)"
+        message = item.get("msg", "invalid")
+        if item.get("type") == "int_parsing":  # the wording of Python's own int()
+            message = "invalid literal for an integer"
+        got = item.get("input")
+        shown = "" if item.get("type") in ("missing", "extra_forbidden") else f" (got {got!r})"
+        problems.append(f"{where}: {message}{shown}")
+    return HarcError(f"{what}: {'; '.join(problems) or error}")

@@ -73,7 +73,7 @@ def test_bad_suites_are_clear_errors(tmp_path):
     with pytest.raises(HarcError, match="suite 'x'"):
         load_suite(bad)
     bad.write_text("name: x\nseed: abc\n", encoding="utf-8")
-    with pytest.raises(HarcError, match="suite 'x': invalid literal"):
+    with pytest.raises(HarcError, match="suite 'x': seed: invalid literal"):
         load_suite(bad)
 
 
@@ -129,3 +129,13 @@ def test_compare_full_suite_is_powered_and_never_falls_back():
     assert limits["mmlu"] >= 300 and limits["gsm8k"] >= 100 and limits["ifeval"] >= 100
     # the header's figure for one attack column
     assert round(minimum_detectable_difference(suite.goals.limit), 2) == 0.16
+
+
+def test_suite_values_are_validated_where_they_are(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\ngoals: {limit: many}\n", encoding="utf-8")
+    with pytest.raises(HarcError, match=r"suite 'x': goals\.limit: invalid literal"):
+        load_suite(bad)
+    bad.write_text("name: x\ncapability: [{name: mmlu, batch_sise: 4}]\n", encoding="utf-8")
+    with pytest.raises(HarcError, match=r"capability\.0\.batch_sise: Unexpected keyword"):
+        load_suite(bad)

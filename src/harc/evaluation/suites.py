@@ -53,20 +53,25 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ConfigDict, TypeAdapter, ValidationError
+from pydantic.dataclasses import dataclass
 
-from harc.errors import HarcError
+from harc.errors import HarcError, invalid_settings
 
 PathLike = str | os.PathLike[str]
+# pydantic dataclasses: validated from YAML (types, unknown keys), positional and
+# ``dataclasses.replace`` as before
+STRICT = ConfigDict(extra="forbid")
 NO_ATTACKER = "none"
 SELF_ATTACKER = "self"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class GoalSpec:
     """Harmful goals: a source (``advbench``, ``harmbench``, a ``load_prompts`` spec such as
     ``builtin:harmful:heldout``, or a file, absolute or under the data root)."""
@@ -78,7 +83,7 @@ class GoalSpec:
     batch_size: int = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class AttackSpec:
     """One attack column. ``kwargs`` go to ``get_attack``; ``attacker``: ``none``, ``self``
     (the base weights of the model under test) or a model id/path, for PAP and PAIR."""
@@ -93,7 +98,7 @@ class AttackSpec:
         return self.label or self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class BenchmarkEntry:
     """One benchmark from ``harc.evaluation.benchmarks``; ``kwargs`` go to its ``run``.
     ``id`` names the section when one benchmark appears twice (default: ``name``)."""
@@ -116,7 +121,7 @@ class BenchmarkEntry:
         return self.label or self.name
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=STRICT)
 class Suite:
     name: str
     description: str = ""
@@ -149,19 +154,11 @@ class Suite:
             raise HarcError(
                 f"suite {data['name']!r}: unknown keys {unknown}; known: {sorted(known)}"
             )
+        cleaned = {key: value for key, value in data.items() if value is not None}
         try:
-            return cls(
-                name=str(data["name"]),
-                description=str(data.get("description", "")),
-                seed=int(data.get("seed", 0)),
-                goals=GoalSpec(**(data.get("goals") or {})),
-                attacks=tuple(AttackSpec(**a) for a in data.get("attacks") or ()),
-                over_refusal=tuple(BenchmarkEntry(**b) for b in data.get("over_refusal") or ()),
-                capability=tuple(BenchmarkEntry(**b) for b in data.get("capability") or ()),
-                limit_scale=float(data.get("limit_scale", 1.0)),
-            )
-        except (TypeError, ValueError) as error:  # a missing/unknown field, or seed: abc
-            raise HarcError(f"suite {data['name']!r}: {error}") from error
+            return TypeAdapter(cls).validate_python(cleaned)
+        except ValidationError as error:  # a missing/unknown field, or seed: abc
+            raise invalid_settings(f"suite {data['name']!r}", error) from None
 
     @classmethod
     def from_yaml(cls, path: PathLike) -> Suite:

@@ -21,7 +21,7 @@ from typing import Any, ClassVar, Literal, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from harc.errors import HarcError
+from harc.errors import HarcError, invalid_settings
 from harc.io import write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.training.data import TrainingData
@@ -197,7 +197,7 @@ def make_config(
     try:
         return config_class.model_validate(_merge(config_class().model_dump(), values))
     except ValidationError as error:
-        raise HarcError(f"invalid {config_class.__name__}:\n{error}") from error
+        raise invalid_settings(f"invalid {config_class.__name__}", error) from None
 
 
 def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:

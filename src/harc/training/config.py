@@ -9,7 +9,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from harc.errors import HarcError
+from harc.errors import HarcError, invalid_settings
 from harc.io import write_text_atomic
 
 PRESETS: tuple[str, ...] = ("paper-llama3.1-8b", "paper-qwen2.5-7b", "cpu-demo", "cpu-full")
@@ -148,7 +148,7 @@ class HarcConfig(_Strict):
                 return cls.model_validate(merged)
             return cls.model_validate(raw)
         except ValidationError as error:
-            raise HarcError(f"invalid HARC config ({origin}):\n{error}") from error
+            raise invalid_settings(f"invalid HARC config ({origin})", error) from None
 
     def to_yaml(self, path: str | Path | None = None) -> str:
         text = yaml.safe_dump(self.model_dump(), sort_keys=False)
