@@ -18,7 +18,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # tests.tiny
     sys.path.insert(0, str(ROOT))
 
-from harc.models.loading import LoadedModel, resolve_device, resolve_dtype  # noqa: E402
+from harc.models.devices import resolve_device, resolve_dtype  # noqa: E402
+from harc.models.loading import LoadedModel  # noqa: E402
 
 # Qwen/Qwen2.5-7B's config.json (what the compute depends on; the rest are Qwen2Config defaults
 # that do not change the cost, e.g. rope_theta).

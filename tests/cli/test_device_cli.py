@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from harc.cli import build_parser, main
-from harc.models import loading
+from harc.models import devices
 from tests.tiny import tiny_model, tiny_tokenizer
 
 COMMANDS = [
@@ -31,7 +31,7 @@ COMMANDS = [
 @pytest.fixture
 def no_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(loading, "_mps_available", lambda: False)
+    monkeypatch.setattr(devices, "_mps_available", lambda: False)
 
 
 @pytest.mark.parametrize("argv", COMMANDS, ids=lambda argv: argv[0])

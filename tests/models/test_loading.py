@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from harc.errors import HarcError
-from harc.models import LoadedModel, load_model, loading
-from harc.models.loading import prepare_tokenizer, resolve_device, resolve_dtype
+from harc.models import LoadedModel, devices, load_model, loading
+from harc.models.devices import resolve_device, resolve_dtype
+from harc.models.loading import prepare_tokenizer
 from tests.tiny import tiny_model, tiny_tokenizer
 
 
@@ -84,9 +85,9 @@ def test_resolve_dtype() -> None:
 
 
 def test_auto_dtype_is_bf16_only_with_native_support(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx512f", "avx512_bf16"}))
     assert resolve_dtype("auto") is torch.bfloat16
-    monkeypatch.setattr(loading, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2", "avx512f"}))
     assert resolve_dtype("AUTO", "cpu") is torch.float32
     assert resolve_dtype("auto", "meta") is torch.float32
     if not torch.cuda.is_available():
@@ -115,7 +116,7 @@ def test_lm_head_input_is_made_contiguous_once(saved_llama: Path) -> None:
 @pytest.fixture
 def no_accelerator(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr(loading, "_mps_available", lambda: False)
+    monkeypatch.setattr(devices, "_mps_available", lambda: False)
 
 
 @pytest.fixture
@@ -148,7 +149,7 @@ def test_auto_device_is_cuda_with_this_ranks_index(monkeypatch: pytest.MonkeyPat
 
 @pytest.mark.usefixtures("no_accelerator")
 def test_auto_device_falls_back_to_mps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(loading, "_mps_available", lambda: True)
+    monkeypatch.setattr(devices, "_mps_available", lambda: True)
     assert resolve_device("auto") == torch.device("mps")
 
 

@@ -6,7 +6,8 @@ import argparse
 import dataclasses
 from typing import TYPE_CHECKING
 
-from harc.models.loading import DEVICE_HELP, LoadedModel
+from harc.models.devices import DEVICE_HELP
+from harc.models.loading import LoadedModel
 
 if TYPE_CHECKING:
     from harc.evaluation.suites import Suite

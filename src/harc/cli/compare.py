@@ -16,7 +16,7 @@ from harc.cli.common import (
     with_batch_size,
 )
 from harc.data.root import resolve_data_root
-from harc.models.loading import resolve_device
+from harc.models.devices import resolve_device
 from harc.positions import chat_format
 
 DEFAULT_METHODS = "base,harc,cast,actadd,harc_guard"
