@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from harc.activations import capture_prompts
 from harc.analysis.capture import capture_pairs
@@ -56,7 +58,7 @@ DEFAULT_ATTACKS = ("direct", "refusal_suppression", "prefix_injection", "rolepla
                    "deep_inception", "code_attack", "pap")
 
 
-@dataclass
+@pydantic_dataclass(config=ConfigDict(extra="forbid"))
 class AnalysisConfig:
     """Inputs of ``harc analyze``. Prompt sets are ``load_prompts`` specs."""
 

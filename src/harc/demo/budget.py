@@ -9,9 +9,12 @@ extracted on); directions come from the built-in train splits.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
+
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from harc.errors import HarcError
 from harc.evaluation.suites import AttackSpec, BenchmarkEntry, GoalSpec, Suite
@@ -21,7 +24,7 @@ HARMLESS = "builtin:harmless:heldout"
 PSEUDO_HARMFUL = "builtin:pseudo_harmful:heldout"
 
 
-@dataclass(frozen=True)
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
 class DemoBudget:
     name: str
     direction_prompts: int  # per set, from the built-in train splits

@@ -7,6 +7,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import ConfigDict
+from pydantic.dataclasses import dataclass as pydantic_dataclass
+
 import harc
 from harc.data import load_pairs, load_prompts
 from harc.directions.direction_set import DirectionSet
@@ -27,7 +30,7 @@ from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
 
 
-@dataclass
+@pydantic_dataclass(config=ConfigDict(extra="forbid"))
 class DirectionJobConfig:
     """Inputs of a direction extraction. Prompt sets are ``load_prompts`` specs."""
 
