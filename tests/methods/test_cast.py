@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from harc.directions import mean_difference
 from harc.directions.statistics import projection_cosines
 from harc.generation import GenerationSettings, Generator
-from harc.methods.cast import CastConfig, CastDefence, CastMethod, grid_search, prompt_stats
+from harc.methods.cast import CastConfig, CastDefence, CastMethod
+from harc.methods.cast_calibration import grid_search, prompt_stats
 from harc.methods.steering import read_wrapper_output
 from harc.positions import ChatFormat
 from tests.methods.helpers import tiny_data, tiny_loaded

@@ -25,10 +25,11 @@ import torch
 from pydantic import Field
 
 from harc.directions import mean_difference
+from harc.directions.selection import choose_refusal_slot
 from harc.errors import HarcError
 from harc.methods.base import MethodConfig, MethodOutput
 from harc.methods.budget import FULL
-from harc.methods.cast import choose_refusal_slot, prompt_stats
+from harc.methods.cast_calibration import prompt_stats
 from harc.methods.registry import register_method
 from harc.methods.steering import (
     GenerationDefence,
