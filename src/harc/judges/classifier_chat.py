@@ -27,12 +27,8 @@ from typing import Any
 
 from harc.errors import HarcError
 from harc.judges.base import Verdict, check_lengths, register_judge
-from harc.judges.classifier_common import (
-    TwoWayClassifier,
-    greedy_generate,
-    render_chat,
-    truncate_response,
-)
+from harc.judges.classifier_common import TwoWayClassifier, render_chat, truncate_response
+from harc.judges.classifier_inference import greedy_generate
 from harc.judges.templates import PromptTemplate, load_chat_template
 
 _CATEGORIES = re.compile(r"categories=([^;\s]*)")

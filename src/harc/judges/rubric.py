@@ -25,13 +25,12 @@ from harc.errors import HarcError
 from harc.judges.base import Verdict, check_lengths, register_judge
 from harc.judges.classifier_common import (
     ModelJudge,
-    greedy_generate,
-    pad_token_id,
     prompt_template_file,
     render_chat,
     truncate_response,
     unparseable,
 )
+from harc.judges.classifier_inference import greedy_generate, pad_token_id
 from harc.judges.llm_prompts import parse_rubric
 from harc.judges.templates import (
     PromptTemplate,
