@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "harc"
 LAYERS = [
     ("errors",),
     ("io", "registry"),
-    ("cache", "figures", "manifest"),
+    ("cache", "figures", "manifest", "jobs"),
     ("positions",),
     ("models",),
     ("data",),

@@ -11,8 +11,6 @@ sections.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import shutil
 import time
@@ -23,8 +21,8 @@ from typing import Any
 
 from rich.console import Console
 
+from harc import jobs
 from harc.errors import HarcError
-from harc.io import write_json_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +31,8 @@ INPUT_FILE = "stage_input.json"  # written when a stage starts: resume only the 
 
 
 def fingerprint(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
+    """The stage's inputs (:func:`harc.jobs.fingerprint`), short enough to read in stage.json."""
+    return jobs.fingerprint(*parts)[:16]
 
 
 @dataclass
@@ -85,35 +83,32 @@ class StageRunner:
             shutil.rmtree(folder)
         self._rule(f"[{index}/{self.total}] {title}")
         folder.mkdir(parents=True, exist_ok=True)
-        write_json_atomic(folder / INPUT_FILE, {"fingerprint": wanted})
+        jobs.save_record(folder / INPUT_FILE, {"fingerprint": wanted})
         started = time.perf_counter()
         summary = fn(folder)
         record = StageRecord(name, title, wanted, round(time.perf_counter() - started, 1),
                              summary=summary or {})
-        write_json_atomic(folder / STAGE_FILE, record.to_dict())
+        jobs.save_record(folder / STAGE_FILE, record.to_dict())
         self.records[name] = record
         self._say(f"[{index}/{self.total}] {title}: {record.seconds:.0f} s "
                   f"(pipeline {time.perf_counter() - self.started:.0f} s)")
         return record
 
     def _complete(self, folder: Path, wanted: str) -> StageRecord | None:
-        marker = folder / STAGE_FILE
-        if not marker.is_file():
+        data = jobs.load_record(folder / STAGE_FILE, wanted)
+        if data is None:
             return None
         try:
-            data = json.loads(marker.read_text(encoding="utf-8"))
-            record = StageRecord(**data)
-        except (OSError, json.JSONDecodeError, TypeError) as error:
-            logger.warning("%s unreadable (%s); running the stage again", marker, error)
+            return StageRecord(**data)
+        except TypeError as error:
+            logger.warning("%s unreadable (%s); running the stage again", folder / STAGE_FILE,
+                           error)
             return None
-        return record if record.fingerprint == wanted else None
 
     @staticmethod
     def _started_with(folder: Path) -> str | None:
-        try:
-            return json.loads((folder / INPUT_FILE).read_text(encoding="utf-8"))["fingerprint"]
-        except (OSError, json.JSONDecodeError, KeyError, TypeError):
-            return None
+        record = jobs.load_record(folder / INPUT_FILE)
+        return None if record is None else record.get("fingerprint")
 
     def _rule(self, text: str) -> None:
         if self.progress:

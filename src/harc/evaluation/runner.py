@@ -12,8 +12,6 @@ also cached by the generator.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -36,6 +34,7 @@ from harc.evaluation.sections import (
 from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
 from harc.generation import GenerationSettings, Generator
 from harc.io import write_json_atomic
+from harc.jobs import fingerprint, load_record, save_record
 from harc.models.identity import model_key, with_adapter
 from harc.models.loading import LoadedModel
 from harc.models.merging import merged_copy
@@ -44,11 +43,6 @@ from harc.positions import ChatFormat, chat_format
 logger = logging.getLogger(__name__)
 
 SECTIONS_DIR = "sections"
-
-
-def _fingerprint(*parts: Any) -> str:
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def evaluate(
@@ -166,7 +160,7 @@ def _evaluate(
             bar.start(name, size)
             depends = [*common, spec, goals if name.startswith("harmfulness") else None,
                        judge_model_name if name.endswith("mt_bench") else None]
-            sections.append(_cached(out, name, _fingerprint(*depends), decontaminator,
+            sections.append(_cached(out, name, fingerprint(*depends), decontaminator,
                                     lambda run=run: run(settings)))
             bar.finish_section()
     finally:
@@ -226,23 +220,23 @@ def _plan(
 def _cached(out: Path, name: str, fingerprint: str, decontaminator: Decontaminator | None,
             run: Callable[[], SectionResult]) -> SectionResult:
     path = out / SECTIONS_DIR / f"{name}.json"
-    if path.is_file():
+    stored = load_record(path, fingerprint)
+    if stored is not None:
         try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            if stored.get("fingerprint") == fingerprint:
-                counts = stored.get("decontamination")
-                if decontaminator is not None and counts:
-                    decontaminator.record(counts["set"], counts["total"], counts["dropped"])
-                return SectionResult.from_dict(stored["result"])
-        except (OSError, json.JSONDecodeError, KeyError, TypeError) as error:
+            result = SectionResult.from_dict(stored["result"])
+            counts = stored.get("decontamination")
+            if decontaminator is not None and counts:
+                decontaminator.record(counts["set"], counts["total"], counts["dropped"])
+            return result
+        except (KeyError, TypeError) as error:
             logger.warning("%s: unreadable section file, recomputing (%s)", path, error)
     result = run()
     counts = None
     if decontaminator is not None and result.name in decontaminator.counts:
         count = decontaminator.counts[result.name]
         counts = {"set": result.name, "total": count.total, "dropped": count.dropped}
-    write_json_atomic(path, {"fingerprint": fingerprint, "decontamination": counts,
-                             "result": result.to_dict()})
+    save_record(path, {"fingerprint": fingerprint, "decontamination": counts,
+                       "result": result.to_dict()})
     return result
 
 

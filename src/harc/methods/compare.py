@@ -31,6 +31,7 @@ from harc.errors import HarcError
 from harc.evaluation.results import EvaluationResult
 from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
 from harc.io import write_json_atomic
+from harc.jobs import load_record, save_record
 from harc.methods.base import OUTPUT_FILE, MethodOutput
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
@@ -139,15 +140,14 @@ def build_method(
     wanted = {"model": f"{loaded.name}|{loaded.source}|{loaded.dtype}",
               "config": config.model_dump(mode="json"), "data": data_digest(data)}
     if (out_dir / OUTPUT_FILE).is_file():
-        stored = json.loads((out_dir / INPUT_FILE).read_text()) if (
-            out_dir / INPUT_FILE).is_file() else None
+        stored = load_record(out_dir / INPUT_FILE)  # the inputs themselves, for a clear error
         if stored is not None and stored != wanted:
             raise HarcError(f"{out_dir} holds {name} built with another model or config; "
                             "remove it or use another --out")
         raw = json.loads((out_dir / OUTPUT_FILE).read_text(encoding="utf-8"))
         reader = read_wrapper_output if raw.get("kind") == "wrapper" else MethodOutput.read
         return reader(out_dir), True
-    write_json_atomic(out_dir / INPUT_FILE, wanted)
+    save_record(out_dir / INPUT_FILE, wanted)
     if from_run is not None:
         from harc.methods.harc_method import finished_run_output
 
