@@ -1,5 +1,4 @@
-"""HARC's prompt pools: read and deduplicated, sampled, and split into extraction, training and
-validation prompts, all seeded.
+"""HARC's prompt pools: read, deduplicated, sampled and split (extraction, training, validation).
 
 Extraction set: the first ``extraction_size`` harmful and harmless prompts after a seeded
 shuffle. They leave the training pools only if at least as many prompts remain for training
