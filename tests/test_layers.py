@@ -13,7 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "harc"
 LAYERS = [
     ("errors",),
     ("io", "registry"),
-    ("cache", "figures", "manifest", "jobs"),
+    ("cache", "figures", "manifest", "jobs", "document"),
     ("positions",),
     ("models",),
     ("data",),

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import math
 
-from harc.report import plot_asr, plot_tradeoff, write_report
+from harc.report import plot_asr, plot_tradeoff, write_report, write_table_and_figures
 from tests.report.test_table import result
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -20,10 +20,20 @@ def test_plots_are_png_files(tmp_path):
 def test_write_report_and_nan_means(tmp_path):
     empty = result("empty", math.nan, pap=None)
     empty.sections = [s for s in empty.sections if s.section == "harmfulness"]
-    files = write_report([result("base", 0.3), empty], tmp_path)
+    files = write_table_and_figures([result("base", 0.3), empty], tmp_path)
     assert set(files) == {"table", "asr_plot", "tradeoff_plot"}
     assert "| empty |" in (tmp_path / "table.md").read_text(encoding="utf-8")
     assert (tmp_path / "tradeoff.png").read_bytes().startswith(PNG)
+
+
+def test_write_report_renders_one_document(tmp_path):
+    files = write_report([result("base", 0.3), result("harc", 0.1)], tmp_path)
+    assert set(files) == {"table", "asr_plot", "tradeoff_plot", "report_md", "report_html"}
+    markdown = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert markdown.startswith("# harc evaluation: base, harc on ")
+    assert "![rate per attack](asr.png)" in markdown and "| harc |" in markdown
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert page.count("data:image/png;base64,") == 2 and "<td>harc</td>" in page
 
 
 def test_coincident_methods_share_one_label(tmp_path, monkeypatch):

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 import harc
 from harc.analysis.plane import class_geometry
 from harc.analysis.transfer import TransferResult
-from harc.io import write_json_atomic, write_text_atomic
+from harc.document import Document
+from harc.io import write_json_atomic
 
 if TYPE_CHECKING:
     from harc.analysis.job import AnalysisResult
@@ -192,9 +193,10 @@ def write_report(result: AnalysisResult, out: str | Path) -> dict[str, Path]:
         files["reference_pairs"] = out / "reference_pairs.jsonl"
     files["summary_json"] = out / "analysis.json"
     files["markdown"] = out / "analysis.md"
+    files["html"] = out / "analysis.html"
     write_json_atomic(files["summary_json"], summary(result))
     result.files = files
-    write_text_atomic(files["markdown"], render_markdown(result))
+    Document.from_markdown(render_markdown(result), base=out).write(out, "analysis")
     return files
 
 
@@ -230,7 +232,10 @@ def write_transfer_report(result: TransferResult, out: str | Path) -> dict[str, 
 
     out = Path(out)
     files = {"transfer_png": plot_transfer(result, out / "transfer.png"),
-             "transfer_json": out / "transfer.json", "markdown": out / "transfer.md"}
+             "transfer_json": out / "transfer.json", "markdown": out / "transfer.md",
+             "html": out / "transfer.html"}
     write_json_atomic(files["transfer_json"], result.as_dict())
-    write_text_atomic(files["markdown"], render_transfer(result))
+    document = Document.from_markdown(render_transfer(result))
+    document.image(files["transfer_png"], "direction profiles across the two models")
+    document.write(out, "transfer")
     return files

@@ -121,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     from harc.errors import HarcError
     from harc.evaluation.judge_eval import cross_validate_probe, evaluate_judge
     from harc.evaluation.judge_report import render_judge_eval
-    from harc.io import write_json_atomic, write_text_atomic
+    from harc.io import write_json_atomic
 
     label_sets = load_label_sets(args.labels, args.limit, args.seed)
     results: dict[str, Any] = {"judge": args.judge, "limit": args.limit, "seed": args.seed}
@@ -148,7 +148,9 @@ def run(args: argparse.Namespace) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(args.out / "judge_eval.json", results)
     text = render_judge_eval(results)
-    write_text_atomic(args.out / "judge_eval.md", text)
+    from harc.document import Document
+
+    Document.from_markdown(text).write(args.out, "judge_eval")
     print(text)
-    print(f"wrote {args.out / 'judge_eval.json'} and judge_eval.md")
+    print(f"wrote {args.out / 'judge_eval.json'}, judge_eval.md and judge_eval.html")
     return 0

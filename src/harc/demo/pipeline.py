@@ -100,12 +100,13 @@ def run_demo(
     adapter = out / STAGES[2] / "adapter"
 
     from harc.evaluation.judging import default_judges
-    from harc.report import write_single_report
+    from harc.report import write_table_and_figures
 
     judges = default_judges(loaded.name)
     eval_common = {"suite": suite, "data_root": root, "chat": chat, "cache_dir": cache_dir,
                    "progress": progress, "decontaminate_with": out / STAGES[2],
-                   "judges": judges, "reporter": write_single_report}
+                   "judges": judges,
+                   "reporter": lambda result, folder: write_table_and_figures([result], folder)}
     eval_inputs = [train_stage.fingerprint, suite.to_dict(), str(root), judges]
     runner.run(STAGES[3], "evaluation, base model",
                lambda folder: _evaluate(loaded, None, "base", folder, eval_common),

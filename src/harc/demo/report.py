@@ -15,14 +15,13 @@ from typing import Any
 
 from harc.demo import sections
 from harc.demo.budget import DemoBudget
-from harc.demo.document import Document
 from harc.demo.plane import load_plane, plot_planes
 from harc.demo.sections import DIRECTIONS, EVAL_BASE, EVAL_HARC, PLANE_BASE, PLANE_HARC, TRAIN
 from harc.demo.stages import StageRecord
 from harc.demo.summary import summary
+from harc.document import Document
 from harc.evaluation.results import EvaluationResult
-from harc.io import write_text_atomic
-from harc.report import write_report
+from harc.report import write_table_and_figures
 from harc.training.config import HarcConfig
 
 
@@ -32,7 +31,7 @@ def write_demo_report(out: Path, model: str, budget: DemoBudget, config: HarcCon
     folder = out / "07-report"
     base = EvaluationResult.load(out / EVAL_BASE)
     tuned = EvaluationResult.load(out / EVAL_HARC)
-    figures = write_report([base, tuned], folder, base=base.method)
+    figures = write_table_and_figures([base, tuned], folder, base=base.method)
     plane_png = _plane_figure(out, folder, base, tuned)
     loss_png = _loss_figure(out / TRAIN / "train_log.jsonl", folder / "training_losses.png")
 
@@ -46,9 +45,8 @@ def write_demo_report(out: Path, model: str, budget: DemoBudget, config: HarcCon
     sections.examples(doc, base, tuned)
     sections.caveats(doc, model, base, tuned, config)
 
-    markdown, page = out / "report.md", out / "report.html"
-    write_text_atomic(markdown, doc.to_markdown(out))
-    write_text_atomic(page, doc.to_html())
+    written = doc.write(out)
+    markdown, page = written["report_md"], written["report_html"]
     headline = {"mean_asr": [base.mean_asr, tuned.mean_asr],
                 "mean_over_refusal": [base.mean_over_refusal, tuned.mean_over_refusal],
                 "mean_capability": [base.mean_capability, tuned.mean_capability]}
@@ -75,9 +73,7 @@ def _outcomes(result: EvaluationResult) -> dict[str, bool]:
 
 
 def _loss_figure(log: Path, path: Path) -> Path | None:
-    import matplotlib.pyplot as plt
-
-    from harc.io import atomic_path
+    from harc.figures import plt, save_png
 
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()] \
         if log.is_file() else []
@@ -92,8 +88,4 @@ def _loss_figure(log: Path, path: Path) -> Path | None:
     axis.set_ylabel("loss")
     axis.legend(fontsize=8)
     axis.set_title("HARC loss terms (KL shown unweighted)", fontsize=9)
-    figure.tight_layout()
-    with atomic_path(path) as tmp:
-        figure.savefig(tmp, format="png")
-    plt.close(figure)
-    return path
+    return save_png(figure, path)

@@ -14,9 +14,9 @@ import torch
 
 from harc import __version__
 from harc.demo.budget import DemoBudget
-from harc.demo.document import Document
 from harc.demo.stages import StageRecord
 from harc.demo.summary import rate_name, verdicts
+from harc.document import Document
 from harc.evaluation.results import EvaluationResult
 from harc.report import render_table
 from harc.training.config import HarcConfig

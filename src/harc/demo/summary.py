@@ -4,7 +4,7 @@ what the judge measures (a compliance rate for a refusal judge, never called ASR
 
 from __future__ import annotations
 
-from harc.demo.document import Document
+from harc.document import Document
 from harc.evaluation.results import EvaluationResult
 from harc.judges.measured import describe_agreement
 from harc.report import table_columns

@@ -29,11 +29,13 @@ __all__ = [
     "table_columns",
     "write_report",
     "write_single_report",
+    "write_table_and_figures",
 ]
 
 
-def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
-                 base: str | None = None, also_against: Sequence[str] = ()) -> dict[str, str]:
+def write_table_and_figures(results: Sequence[EvaluationResult], out_dir: str | Path,
+                            base: str | None = None, also_against: Sequence[str] = ()
+                            ) -> dict[str, str]:
     """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths.
     ``base`` and ``also_against``: the rows the others are compared with (see
     :func:`render_table`)."""
@@ -46,6 +48,24 @@ def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
     if any(r.section("harmfulness") for r in results):
         files["asr_plot"] = str(plot_asr(results, out / "asr.png"))
         files["tradeoff_plot"] = str(plot_tradeoff(results, out / "tradeoff.png"))
+    return files
+
+
+def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
+                 base: str | None = None, also_against: Sequence[str] = ()) -> dict[str, str]:
+    """:func:`write_table_and_figures`, and ``report.md`` + self-contained ``report.html``
+    holding the table and the figures (:class:`harc.document.Document`)."""
+    from harc.document import Document
+
+    files = write_table_and_figures(results, out_dir, base=base, also_against=also_against)
+    methods = ", ".join(result.method for result in results)
+    doc = Document(f"harc evaluation: {methods} on {results[0].model}" if results
+                   else "harc evaluation")
+    doc.markdown_table(Path(files["table"]).read_text(encoding="utf-8"))
+    for key, alt in (("asr_plot", "rate per attack"), ("tradeoff_plot", "safety trade-off")):
+        if key in files:
+            doc.image(Path(files[key]), alt)
+    files.update({name: str(path) for name, path in doc.write(out_dir).items()})
     return files
 
 

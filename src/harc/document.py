@@ -1,5 +1,6 @@
-"""A tiny document model rendered to Markdown and to self-contained HTML (images inlined as
-base64 PNG), so the two reports always say the same thing."""
+"""The one document model every report renders through (the demo, ``harc evaluate`` and
+``harc compare``, ``harc analyze``, ``harc judge-eval``): blocks rendered to Markdown and to
+self-contained HTML (images inlined as base64 PNG), so the two always say the same thing."""
 
 from __future__ import annotations
 
@@ -53,6 +54,42 @@ class Document:
 
     def code(self, text: str) -> None:
         self.blocks.append(("pre", text))
+
+    @classmethod
+    def from_markdown(cls, text: str, base: str | os.PathLike[str] | None = None) -> Document:
+        """A document from Markdown text whose first line is ``# title`` (the rest: headings,
+        pipe tables, ``- `` lists, code blocks and paragraphs). With ``base``, a line that is
+        only an image link (``![alt](path)``, relative to ``base``) becomes an image block,
+        inlined in the HTML."""
+        first, _, rest = text.partition("\n")
+        document = cls(first.removeprefix("# ").strip())
+        chunk: list[str] = []
+
+        def flush() -> None:
+            if "\n".join(chunk).strip():
+                document.markdown_table("\n".join(chunk).strip("\n"))
+            chunk.clear()
+
+        for line in rest.splitlines():
+            image = re.fullmatch(r"!\[([^\]]*)\]\(([^)]+)\)", line.strip())
+            if image and base is not None:
+                flush()
+                document.image(Path(base) / image.group(2), image.group(1))
+            else:
+                chunk.append(line)
+        flush()
+        return document
+
+    def write(self, out_dir: str | os.PathLike[str], stem: str = "report") -> dict[str, Path]:
+        """``stem.md`` (image links relative to ``out_dir``) and a self-contained
+        ``stem.html``, written atomically."""
+        from harc.io import write_text_atomic
+
+        out = Path(out_dir)
+        markdown, page = out / f"{stem}.md", out / f"{stem}.html"
+        write_text_atomic(markdown, self.to_markdown(out))
+        write_text_atomic(page, self.to_html())
+        return {"report_md": markdown, "report_html": page}
 
     def to_markdown(self, base: Path) -> str:
         lines = [f"# {self.title}", ""]
@@ -131,12 +168,28 @@ def _split_row(line: str) -> list[str]:
 
 
 def _md_to_html(text: str) -> str:
-    """Pipe tables, ``- `` lists and paragraphs; enough for the evaluation table's Markdown."""
+    """Headings, pipe tables, ``- `` lists, code blocks and paragraphs: the Markdown harc's
+    own reports write."""
     out: list[str] = []
     lines = text.splitlines()
     i = 0
     while i < len(lines):
         line = lines[i]
+        heading = re.match(r"(#{1,4}) (.*)", line)
+        if heading:
+            level = max(len(heading.group(1)), 2)  # the document title is the only h1
+            out.append(f"<h{level}>{_inline(heading.group(2))}</h{level}>")
+            i += 1
+            continue
+        if line.startswith("```"):
+            block = []
+            i += 1
+            while i < len(lines) and not lines[i].startswith("```"):
+                block.append(lines[i])
+                i += 1
+            out.append(f"<pre>{html.escape(chr(10).join(block))}</pre>")
+            i += 1
+            continue
         if line.startswith("|"):
             block = []
             while i < len(lines) and lines[i].startswith("|"):
