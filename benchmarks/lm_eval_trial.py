@@ -30,7 +30,7 @@ Both generations are scored by both extractors, so generation and extraction dif
 reported separately. lm-eval's stock ``gsm8k`` task itself (5-shot "Question: .. Answer:"
 examples drawn from the *train* split) cannot be reproduced: shared/data holds only the test split.
 
-Measured (2026-05, 2 shared CPU cores, 1 torch thread, float32): MMLU 100 questions / 41
+Measured (2026-12, 2 shared CPU cores, 1 torch thread, float32): MMLU 100 questions / 41
 subjects, 0.29 accuracy both ways, 100/100 identical prompts and predictions, max centred score
 gap 5.6e-5; harc 829 s (batch 8), lm-eval 891 s (batch 1, see --lm-eval-mc-batch-size), peak
 RSS 7.7 GB. GSM8K 30 problems, 256 new tokens: 30/30 identical prompts and outputs; harc's
