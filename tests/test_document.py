@@ -40,7 +40,8 @@ def test_markdown_and_html_say_the_same_thing(tmp_path):
 
 
 def test_a_markdown_report_becomes_a_document_with_headings_and_code(tmp_path):
-    text = "# Judge evaluation: probe\n\n## jbb\n\n| a | b |\n|---|---:|\n| x | 1 |\n\n```\nq <1>\n```"
+    text = ("# Judge evaluation: probe\n\n## jbb\n\n| a | b |\n|---|---:|\n| x | 1 |\n\n"
+            "```\nq <1>\n```")
     doc = Document.from_markdown(text)
     assert doc.title == "Judge evaluation: probe"
     files = doc.write(tmp_path, "judge_eval")

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 import torch
 
-from harc.errors import DefaultModelError
 from harc.generation import GenerationSettings, Generator
 from harc.positions import ChatFormat
+from tests.embedded import needs_default_model
 from tests.tiny import template_for, tiny_model, tiny_tokenizer
 
 PROMPTS = [
@@ -100,18 +100,8 @@ def _stop_steps(rows: list[list[int]], stop_ids: list[int]) -> list[int | None]:
     return [next((i for i, token in enumerate(row) if token in stop_ids), None) for row in rows]
 
 
-def _default_installed() -> bool:
-    from harc.models.default import DEFAULT_MODEL, chunk_paths
-
-    try:
-        chunk_paths(DEFAULT_MODEL)
-    except DefaultModelError:
-        return False
-    return True
-
-
 @pytest.mark.integration
-@pytest.mark.skipif(not _default_installed(), reason="embedded default model not installed")
+@needs_default_model
 def test_embedded_model_batch_of_n_matches_batch_of_one(tmp_path: Path) -> None:
     from harc.models import load_default
     from harc.positions import chat_format

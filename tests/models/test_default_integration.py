@@ -3,24 +3,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harc.errors import DefaultModelError
 from harc.models import find_decoder_blocks, load_default, num_residual_slots
-from harc.models.default import DEFAULT_MODEL, chunk_paths
-
-
-def _default_installed() -> bool:
-    try:
-        chunk_paths(DEFAULT_MODEL)
-    except DefaultModelError:
-        return False
-    return True
+from tests.embedded import needs_default_model
 
 
 @pytest.mark.integration
-@pytest.mark.skipif(
-    not _default_installed(),
-    reason=f"default model packages not installed ({DEFAULT_MODEL.install_command()})",
-)
+@needs_default_model
 def test_default_model_loads_and_generates() -> None:
     loaded = load_default()
     model, tokenizer = loaded.model, loaded.tokenizer
