@@ -285,3 +285,24 @@ def test_default_data_root(tmp_path, monkeypatch):
     monkeypatch.setenv("HARC_DATA", str(tmp_path))
     assert resolve_data_root(None) == (tmp_path, "$HARC_DATA")
     assert resolve_data_root(tmp_path / "x") == (tmp_path / "x", "--data-root")
+
+
+def test_forward_pass_sections_are_copied_for_a_generation_only_defence(
+        loaded, data_root, tmp_path, monkeypatch):
+    """An inference-time defence acts only inside generate: MMLU (log-likelihoods of the plain
+    forward pass) is the base's by construction, so it is copied, not computed again."""
+    base = run(loaded, data_root, tmp_path / "base")
+    from harc.evaluation.benchmarks import mmlu
+
+    def never(*args, **kwargs):
+        raise AssertionError("MMLU computed again")
+
+    monkeypatch.setattr(mmlu, "run", never)
+    defended = run(loaded, data_root, tmp_path / "defended", forward_sections_from=base)
+    copied = defended.get("capability", "mmlu")
+    assert copied.value == base.get("capability", "mmlu").value and copied.seconds == 0.0
+    assert "copied from base's evaluation" in copied.notes[-1]
+    # generated sections are still computed (here: the same model, so the same numbers)
+    assert defended.get("over_refusal", "xstest").value == base.get("over_refusal", "xstest").value
+    again = run(loaded, data_root, tmp_path / "defended", forward_sections_from=base)
+    assert again.get("capability", "mmlu").to_dict() == copied.to_dict()  # resumed from disk

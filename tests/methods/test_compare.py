@@ -59,6 +59,10 @@ def test_compare_builds_evaluates_and_reports_every_method(tmp_path, data_root):
     assert "defence=actadd@" in keys[1] and "defence=cast@" in keys[2]
     for r in result.results:
         assert {s.name for s in r.sections} == {"direct", "xstest", "mmlu"}
+    base_mmlu = result.results[0].get("capability", "mmlu")
+    for defended in result.results[1:]:  # the defences act only in generate: MMLU is copied
+        mmlu = defended.get("capability", "mmlu")
+        assert mmlu.value == base_mmlu.value and "copied from base" in mmlu.notes[-1]
     table = (out / "table.md").read_text()
     assert table.index("| base |") < table.index("| actadd |") < table.index("| cast |")
     assert (out / "tradeoff.png").stat().st_size > 0 and (out / "asr.png").is_file()

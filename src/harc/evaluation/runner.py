@@ -20,6 +20,7 @@ from typing import Any
 
 from harc import __version__
 from harc.errors import HarcError
+from harc.evaluation.benchmarks.registry import get_benchmark
 from harc.evaluation.decontaminate import Decontaminator, training_prompts
 from harc.evaluation.goals import load_goals
 from harc.evaluation.progress import Progress, ProgressGenerator
@@ -62,6 +63,7 @@ def evaluate(
     cache_dir: Path | None = None,
     progress: bool = True,
     reporter: Callable[[EvaluationResult, Path], dict[str, str]] | None = None,
+    forward_sections_from: EvaluationResult | None = None,
 ) -> EvaluationResult:
     """Run ``suite`` on ``loaded`` (with ``adapter`` applied if given) and write the results.
 
@@ -74,7 +76,11 @@ def evaluate(
     training prompts, or a ``harc train`` run directory to read them from. The adapter is
     removed from ``loaded.model`` again before returning. ``reporter(result, out_dir)``
     writes a report of the result and returns its files (e.g. ``harc.report.write_report``;
-    evaluation sits below report and does not import it).
+    evaluation sits below report and does not import it). ``forward_sections_from``: for a
+    model that differs from that result's only inside ``generate`` (an inference-time
+    defence), its sections of benchmarks scored on the plain forward pass (MMLU's
+    log-likelihoods) are copied, with a note, instead of computed again: by construction they
+    are the same numbers.
     """
     started = time.perf_counter()
     suite = load_suite(suite) if not isinstance(suite, Suite) else suite
@@ -89,7 +95,7 @@ def evaluate(
     try:
         return _evaluate(loaded, model, sha, adapter, suite, root, specs, judge_model,
                          decontaminate_with, out, method_name, chat, cache_dir, progress,
-                         reporter, started)
+                         reporter, started, forward_sections_from)
     finally:
         if adapter is not None:
             model.unload()
@@ -101,6 +107,7 @@ def _evaluate(
     decontaminate_with: set[str] | str | Path | None, out: Path, method_name: str | None,
     chat: ChatFormat | None, cache_dir: Path | None, progress: bool,
     reporter: Callable[[EvaluationResult, Path], dict[str, str]] | None, started: float,
+    forward_sections_from: EvaluationResult | None = None,
 ) -> EvaluationResult:
     cpu_started = time.process_time()
     chat = chat or chat_format(loaded)
@@ -146,6 +153,8 @@ def _evaluate(
                   suite.seed, suite.limit_scale, attacker_for, judge_generator,
                   judge_model_name, decontaminator, judges)
     plan, skipped = _plan(suite, ctx, goals, goal_source)
+    if forward_sections_from is not None:
+        plan = [_copied_forward_section(item, forward_sections_from) for item in plan]
     bar = target.progress = Progress(sum(size for _, _, size, _ in plan), enabled=progress)
     # One judge keeps the fingerprint of single-judge runs, so their sections stay reusable.
     common = [__version__, key, judge_name if len(names) == 1 else names, str(root),
@@ -189,6 +198,23 @@ def _method_name(adapter: str | Path | None) -> str:
         return "base"
     path = Path(adapter)
     return path.parent.name if path.name == "adapter" and path.parent.name else path.name
+
+
+def _copied_forward_section(item: tuple, source: EvaluationResult) -> tuple:
+    """``item`` of the plan, running a copy of ``source``'s section when the benchmark is
+    scored on the forward pass and ``source`` has it (its values in the fingerprint)."""
+    name, spec, size, _run = item
+    section, _, key = name.partition("--")
+    if section == "harmfulness" or get_benchmark(spec["name"]).inputs != "model":
+        return item
+    found = next((s for s in source.sections if s.section == section and s.name == key), None)
+    if found is None:
+        return item
+    copied = SectionResult.from_dict(found.to_dict())
+    copied.seconds = copied.cpu_seconds = 0.0
+    copied.notes = [*copied.notes, f"scored on the plain forward pass, which the defence does "
+                    f"not touch: copied from {source.method}'s evaluation"]
+    return name, {**spec, "copied_from": found.to_dict()}, size, lambda _s: copied
 
 
 def _plan(

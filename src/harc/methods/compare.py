@@ -157,9 +157,11 @@ def build_method(
 
 def evaluate_output(
     loaded: LoadedModel, output: MethodOutput | None, name: str, out_dir: Path,
-    **kwargs: Any,
+    base: EvaluationResult | None = None, **kwargs: Any,
 ) -> EvaluationResult:
-    """Evaluate the base model (``output`` None) or a method's output with the runner."""
+    """Evaluate the base model (``output`` None) or a method's output with the runner. An
+    inference-time defence (a wrapper) acts only inside ``generate``, so its forward-pass
+    sections (MMLU) are copied from ``base``'s evaluation when given."""
     from harc.evaluation.runner import evaluate
     from harc.models.identity import adapter_digest
 
@@ -176,7 +178,8 @@ def evaluate_output(
                 spec.attacker == SELF_ATTACKER for spec in suite.attacks):
             logger.warning("%s: the runner takes no defence, so the model is wrapped; the judge "
                            "or attacker built from its base weights runs defended too", name)
-        return evaluate(defence.bind(loaded), out_dir=out_dir, method_name=name, **kwargs)
+        return evaluate(defence.bind(loaded), out_dir=out_dir, method_name=name,
+                        forward_sections_from=base, **kwargs)
     target = loaded
     if output.merge_adapters:
         from peft import PeftModel
@@ -259,7 +262,8 @@ def compare(
                                           from_run=(from_runs or {}).get(name))
             outputs[name] = output
             build_seconds = output.seconds if cached else time.perf_counter() - started
-        result = evaluate_output(loaded, output, name, out / "eval" / name, **common)
+        base = rows[0].result if rows and rows[0].method == BASE else None
+        result = evaluate_output(loaded, output, name, out / "eval" / name, base=base, **common)
         rows.append(CompareRow(name, output.kind if output else "none", build_seconds,
                                result.seconds, cached, result,
                                output.extra if output and output.kind == "wrapper" else {}))
