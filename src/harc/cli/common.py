@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harc.models.devices import DEVICE_HELP
@@ -149,6 +150,28 @@ def model_record(loaded: LoadedModel) -> dict[str, object]:
             "dtype": str(loaded.dtype).removeprefix("torch."), "device": str(loaded.device),
             "chat_template_sha256": text_digest(getattr(loaded.tokenizer, "chat_template", None)),
             "template": loaded.template}
+
+
+def add_data_root_argument(parser: argparse.ArgumentParser) -> None:
+    from harc.data.root import DATA_ENV, DEFAULT_DATA_DIR
+
+    parser.add_argument("--data-root", type=Path, default=None,
+                        help=f"evaluation data directory (default: ${DATA_ENV}, else "
+                             f"{DEFAULT_DATA_DIR} relative to the current directory if it exists)")
+
+
+def evaluation_data_root(args: argparse.Namespace) -> Path | None:
+    """``--data-root``, else ``$HARC_DATA``, else ``../shared/data`` when it exists (None:
+    built-in sets only); an error if the chosen one is not a directory. Printed, with where
+    it came from."""
+    from harc.data.root import resolve_data_root
+    from harc.errors import HarcError
+
+    root, origin = resolve_data_root(args.data_root, search_default=True)
+    if root is not None and not root.is_dir():
+        raise HarcError(f"data root {root} ({origin}) is not a directory")
+    print(f"data root: {root if root is not None else '-'} ({origin})")
+    return root
 
 
 def with_batch_size(suite: Suite, batch_size: int | None) -> Suite:

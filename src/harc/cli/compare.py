@@ -7,15 +7,16 @@ import argparse
 from pathlib import Path
 
 from harc.cli.common import (
+    add_data_root_argument,
     add_judge_argument,
     add_judge_model_arguments,
     add_model_arguments,
+    evaluation_data_root,
     judge_specs,
     load_from_args,
     load_judge_model,
     with_batch_size,
 )
-from harc.data.root import resolve_data_root
 from harc.models.devices import resolve_device
 from harc.positions import chat_format
 
@@ -38,8 +39,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--preset", default=None,
                         help="method preset for methods that have it (default: cpu on CPU, "
                              "else none: the paper values)")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help="evaluation data directory (as for harc evaluate)")
+    add_data_root_argument(parser)
     add_judge_argument(parser)
     add_judge_model_arguments(parser, "model for --judge llm and MT-Bench")
     parser.add_argument("--limit-scale", type=float, default=1.0,
@@ -67,10 +67,7 @@ def run(args: argparse.Namespace) -> int:
             raise HarcError(f"--from-run {item!r}: expected METHOD=DIR with METHOD among "
                             f"--methods and DIR a directory")
         from_runs[name] = Path(path)
-    root, origin = resolve_data_root(args.data_root, search_default=True)
-    if root is not None and not root.is_dir():
-        raise HarcError(f"data root {root} ({origin}) is not a directory")
-    print(f"data root: {root if root is not None else '-'} ({origin})")
+    root = evaluation_data_root(args)
     from harc.evaluation.judging import check_specs
 
     check_specs(judge_specs(args))  # before the model loads

@@ -9,15 +9,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harc.cli.common import (
+    add_data_root_argument,
     add_judge_argument,
     add_judge_model_arguments,
     add_model_arguments,
+    evaluation_data_root,
     judge_specs,
     load_from_args,
     load_judge_model,
     with_batch_size,
 )
-from harc.data.root import DATA_ENV, DEFAULT_DATA_DIR, resolve_data_root
 from harc.positions import chat_format
 
 if TYPE_CHECKING:
@@ -34,9 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--adapter", type=Path, default=None,
                         help="PEFT adapter directory (e.g. RUN/adapter from harc train)")
     parser.add_argument("--suite", default="quick", help="quick | paper | a suite YAML file")
-    parser.add_argument("--data-root", type=Path, default=None,
-                        help=f"evaluation data directory (default: ${DATA_ENV}, else "
-                             f"{DEFAULT_DATA_DIR} relative to the current directory if it exists)")
+    add_data_root_argument(parser)
     add_judge_argument(parser)
     add_judge_model_arguments(
         parser, "model for --judge llm and MT-Bench grading (default for llm: the base weights "
@@ -52,15 +51,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harc.errors import HarcError
     from harc.evaluation.runner import evaluate
     from harc.evaluation.suites import load_suite
     from harc.report import render_table, write_single_report
 
-    root, origin = resolve_data_root(args.data_root, search_default=True)
-    if root is not None and not root.is_dir():
-        raise HarcError(f"data root {root} ({origin}) is not a directory")
-    print(f"data root: {root if root is not None else '-'} ({origin})")
+    root = evaluation_data_root(args)
     from harc.evaluation.judging import check_specs
 
     check_specs(judge_specs(args))  # before the model loads
