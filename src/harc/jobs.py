@@ -28,10 +28,10 @@ def fingerprint(*parts: Any) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_record(path: str | os.PathLike[str], wanted: str | None = None,
-                key: str = "fingerprint") -> dict[str, Any] | None:
+def load_record(path: str | os.PathLike[str], wanted: str | None = None
+                ) -> dict[str, Any] | None:
     """The record at ``path``; None when it is missing, unreadable (with a warning) or, with
-    ``wanted``, made from other inputs (its ``key`` differs)."""
+    ``wanted``, made from other inputs (its ``fingerprint`` differs)."""
     file = Path(path)
     if not file.is_file():
         return None
@@ -43,7 +43,7 @@ def load_record(path: str | os.PathLike[str], wanted: str | None = None,
     if not isinstance(record, dict):
         logger.warning("%s: not a record; doing the work again", file)
         return None
-    if wanted is not None and record.get(key) != wanted:
+    if wanted is not None and record.get("fingerprint") != wanted:
         return None
     return record
 
