@@ -39,16 +39,21 @@ def write_table_and_figures(results: Sequence[EvaluationResult], out_dir: str | 
     """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths.
     ``base`` and ``also_against``: the rows the others are compared with (see
     :func:`render_table`)."""
+    return _table_and_figures(results, Path(out_dir), base, also_against)[1]
+
+
+def _table_and_figures(results: Sequence[EvaluationResult], out: Path, base: str | None,
+                       also_against: Sequence[str]) -> tuple[str, dict[str, str]]:
     from harc.io import write_text_atomic
 
-    out = Path(out_dir)
+    text = render_table(results, base=base, also_against=also_against)
     table = out / "table.md"
-    write_text_atomic(table, render_table(results, base=base, also_against=also_against) + "\n")
+    write_text_atomic(table, text + "\n")
     files = {"table": str(table)}
     if any(r.section("harmfulness") for r in results):
         files["asr_plot"] = str(plot_asr(results, out / "asr.png"))
         files["tradeoff_plot"] = str(plot_tradeoff(results, out / "tradeoff.png"))
-    return files
+    return text, files
 
 
 def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
@@ -57,11 +62,11 @@ def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
     holding the table and the figures (:class:`harc.document.Document`)."""
     from harc.document import Document
 
-    files = write_table_and_figures(results, out_dir, base=base, also_against=also_against)
+    text, files = _table_and_figures(results, Path(out_dir), base, also_against)
     methods = ", ".join(result.method for result in results)
     doc = Document(f"harc evaluation: {methods} on {results[0].model}" if results
                    else "harc evaluation")
-    doc.markdown_table(Path(files["table"]).read_text(encoding="utf-8"))
+    doc.markdown_table(text)
     for key, alt in (("asr_plot", "rate per attack"), ("tradeoff_plot", "safety trade-off")):
         if key in files:
             doc.image(Path(files[key]), alt)
