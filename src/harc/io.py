@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -70,6 +71,20 @@ def append_jsonl(path: str | os.PathLike[str], record: dict[str, Any]) -> None:
     with target.open("a", encoding="utf-8") as handle:
         handle.write(json.dumps(record, default=_json_default) + "\n")
         handle.flush()
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def sha256_files(*paths: str | os.PathLike[str]) -> str:
+    """sha256 of the files' bytes one after the other, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    for path in paths:
+        with Path(path).open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def _json_default(value: Any) -> Any:

@@ -5,7 +5,6 @@ record)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import platform
@@ -16,7 +15,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from harc.io import write_json_atomic
+from harc.io import sha256_files, write_json_atomic
 
 MANIFEST_FILE = "manifest.json"
 PACKAGES = ("harc", "torch", "transformers", "peft", "accelerate", "trl", "safetensors",
@@ -43,18 +42,6 @@ def hardware() -> dict[str, Any]:
     return record
 
 
-def file_digest(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def text_digest(text: str | None) -> str | None:
-    return None if text is None else hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
 def invocation_record(
     argv: list[str], settings: Mapping[str, Any], *, status: str, seconds: float,
     model: Mapping[str, Any] | None = None, judge_model: Mapping[str, Any] | None = None,
@@ -64,7 +51,7 @@ def invocation_record(
     setting that names a file, e.g. a config, suite or judge template), the model as loaded
     and the judge model (name, source, dtype, device, chat-template digest), package versions
     and hardware."""
-    files = {key: file_digest(value) for key, value in settings.items()
+    files = {key: sha256_files(value) for key, value in settings.items()
              if isinstance(value, (str, Path)) and str(value) and Path(value).is_file()}
     return {
         "command": argv, "status": status, "error": error,

@@ -143,12 +143,13 @@ def load_from_args(args: argparse.Namespace) -> LoadedModel:
 
 def model_record(loaded: LoadedModel) -> dict[str, object]:
     """The loaded model as the run manifest records it."""
-    from harc.manifest import text_digest
+    from harc.io import sha256_text
     from harc.models.identity import model_key
 
+    template = getattr(loaded.tokenizer, "chat_template", None)
     return {"name": loaded.name, "source": loaded.source, "key": model_key(loaded),
             "dtype": str(loaded.dtype).removeprefix("torch."), "device": str(loaded.device),
-            "chat_template_sha256": text_digest(getattr(loaded.tokenizer, "chat_template", None)),
+            "chat_template_sha256": sha256_text(template) if template is not None else None,
             "template": loaded.template}
 
 

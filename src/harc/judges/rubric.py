@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harc.errors import HarcError
+from harc.io import sha256_text
 from harc.judges.base import Verdict, check_lengths, register_judge
 from harc.judges.classifier_common import (
     ModelJudge,
@@ -36,7 +37,6 @@ from harc.judges.templates import (
     PromptTemplate,
     load_chat_template,
     read_text_file,
-    sha256_text,
 )
 
 

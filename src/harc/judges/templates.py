@@ -15,23 +15,19 @@ harc ships no other project's prompt text; the user names a template file. Place
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from harc.errors import HarcError
+from harc.io import sha256_text
 
 _FIELD = re.compile(r"\{\{([A-Za-z_]\w*)\}\}|\{([A-Za-z_]\w*)\}")
 
 
 class TemplateError(HarcError):
     """A template file is missing, unreadable, or has missing or unknown placeholders."""
-
-
-def sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def placeholders(template: str) -> set[str]:

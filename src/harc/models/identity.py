@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harc.errors import HarcError
+from harc.io import sha256_files
 from harc.models.loading import LoadedModel
 
 logger = logging.getLogger(__name__)
@@ -30,12 +31,7 @@ def adapter_digest(adapter: str | Path) -> str:
     if weights is None or not config.is_file():
         raise HarcError(f"{root}: not a PEFT adapter directory (need adapter_config.json and "
                         f"{' or '.join(ADAPTER_WEIGHTS)})")
-    digest = hashlib.sha256()
-    for file in (config, weights):
-        with file.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-    return digest.hexdigest()
+    return sha256_files(config, weights)
 
 
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")

@@ -8,14 +8,13 @@ output directory.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harc.io import atomic_path
+from harc.io import atomic_path, sha256_text
 from harc.judges import Verdict
 from harc.positions import ChatFormat
 
@@ -28,7 +27,7 @@ class SupplyCache:
     ``cache_dir / <sha256(model_key)[:16]>.jsonl`` and appended to."""
 
     def __init__(self, cache_dir: Path, model_key: str) -> None:
-        name = hashlib.sha256(model_key.encode("utf-8")).hexdigest()[:16]
+        name = sha256_text(model_key)[:16]
         self.path = Path(cache_dir) / f"{name}.jsonl"
         self._records: dict[str, dict[str, Any]] | None = None
 
@@ -75,12 +74,8 @@ def record_settings(max_new_tokens: int, chat: ChatFormat,
     """The generation settings a record is keyed on (greedy, the chat template's digest, the
     record format's version and ``extra``)."""
     return {"max_new_tokens": max_new_tokens, "do_sample": False,
-            "chat_template": _digest_text(chat.prefix + "\x00" + chat.suffix),
+            "chat_template": sha256_text(chat.prefix + "\x00" + chat.suffix)[:16],
             "format_version": FORMAT_VERSION, **extra}
-
-
-def _digest_text(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
 def record_key(kind: str, model_key: str, judge: str, settings: dict[str, Any],
@@ -88,4 +83,4 @@ def record_key(kind: str, model_key: str, judge: str, settings: dict[str, Any],
     """The cache key of one supplied answer."""
     payload = json.dumps([kind, model_key, judge, settings, prompt], sort_keys=True,
                          ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256_text(payload)
