@@ -11,21 +11,19 @@ plus a hash of a LoRA adapter), otherwise stale generations are returned.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from harc.io import write_json_atomic
+from harc.io import sha256_text, write_json_atomic
 
 FORMAT_VERSION = 1
 
 
 def _digest(*parts: Any) -> str:
-    payload = json.dumps(parts, sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    return sha256_text(json.dumps(parts, sort_keys=True, ensure_ascii=False))
 
 
 class GenerationCache:
