@@ -56,3 +56,14 @@ def test_prefix_sharing_keeps_bf16_predictions():
     plain = letter_logits(model, sequences, [5, 6, 7, 8], pad_token_id=0, share_prefixes=False)
     shared = letter_logits(model, sequences, [5, 6, 7, 8], pad_token_id=0)
     assert torch.allclose(shared, plain, atol=0.05, rtol=0.05)
+
+
+def test_prefix_sharing_through_a_peft_model():
+    from peft import LoraConfig, get_peft_model
+
+    model = tiny_model("llama", num_layers=2)
+    sequences = _sequences(model.config.vocab_size)
+    plain = letter_logits(model, sequences, [5, 6, 7, 8], pad_token_id=0, share_prefixes=False)
+    wrapped = get_peft_model(model, LoraConfig(r=2, target_modules=["q_proj"])).eval()
+    shared = letter_logits(wrapped, sequences, [5, 6, 7, 8], pad_token_id=0)
+    assert torch.allclose(shared, plain, atol=1e-5)  # LoRA B starts at zero: same function

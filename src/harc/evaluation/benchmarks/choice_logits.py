@@ -21,7 +21,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -164,8 +164,7 @@ def _shared_prefix_rows(model: Any, sequences: Sequence[list[int]], rows: list[i
     cache = getattr(output, "cache", None) or getattr(output, "past_key_values", None)
     if not hasattr(cache, "batch_repeat_interleave"):
         return False
-    cache_name = "cache" if "cache" in inspect.signature(model.forward).parameters else (
-        "past_key_values")
+    cache_name = "cache" if "cache" in _forward_parameters(model) else "past_key_values"
     order = sorted(rows, key=lambda row: len(sequences[row]))
     for start in range(0, len(order), batch_size):
         batch_rows = order[start : start + batch_size]
@@ -189,8 +188,13 @@ def _shared_prefix_rows(model: Any, sequences: Sequence[list[int]], rows: list[i
 
 
 def _last_only(model: Any) -> dict[str, Any]:
-    return {"logits_to_keep": 1} if "logits_to_keep" in inspect.signature(
-        model.forward).parameters else {}
+    return {"logits_to_keep": 1} if "logits_to_keep" in _forward_parameters(model) else {}
+
+
+def _forward_parameters(model: Any) -> Mapping[str, Any]:
+    """The keyword parameters of the underlying model's forward (a PeftModel passes them on)."""
+    inner = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return inspect.signature(inner.forward).parameters
 
 
 def _device(model: Any) -> torch.device:
