@@ -25,6 +25,7 @@ from harc.report.columns import (
     table_columns,
 )
 from harc.report.paired import N_BOOT, Comparison, base_index, describe, difference_cell, summary
+from harc.report.tradeoff import render_verdicts
 
 __all__ = [
     "DEFINITIONS",
@@ -113,10 +114,17 @@ def render_table(results: Sequence[EvaluationResult], *, intervals: bool = True,
         name = results[base_index(results, base)].method
         parts.append(f"Difference vs {name} (paired, same prompts; * p < {ALPHA:g}):\n\n"
                      + render_difference_table(results, base, compared))
+        references = [name]
         for other in also_against:
             if other != name and any(r.method == other for r in results):
                 parts.append(f"Difference vs {other} (paired, same prompts; * p < {ALPHA:g}):"
                              "\n\n" + render_difference_table(results, other))
+                references.append(other)
+        for reference in references:
+            parts.append(f"Trade-off against {reference} (dominates = significantly better on "
+                         "an axis, significantly worse on none; axes: the attack means, "
+                         "over-refusal, the capability mean):\n\n"
+                         + render_verdicts(results, reference))
     lines = footnotes(results, columns)
     if compared:
         lines += significance_notes(results, columns, compared)
