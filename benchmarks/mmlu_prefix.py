@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_models import load
 from harc.evaluation.benchmarks import mmlu
 from harc.evaluation.benchmarks.choice_logits import (
-    SHARED_PREFIX_MIN,
     letter_logits,
     letter_token_ids,
     pick_choice,
+    prefix_groups,
 )
 from harc.evaluation.benchmarks.common import subsample
 from harc.io import write_json_atomic
@@ -42,27 +42,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def fed_tokens(sequences: list[list[int]], batch_size: int, shared: bool) -> int:
     """Tokens the forward passes see, padding included (length-sorted batches)."""
-    groups: dict[tuple[int, ...], list[list[int]]] = {}
-    plain: list[list[int]] = []
-    for ids in sequences:
-        if shared and len(ids) > SHARED_PREFIX_MIN:
-            groups.setdefault(tuple(ids[:SHARED_PREFIX_MIN]), []).append(ids)
-        else:
-            plain.append(ids)
-    total = 0
-    for members in groups.values():
-        if len(members) == 1:
-            plain += members
-            continue
-        first, length = members[0], min(map(len, members)) - 1
-        length = next((n for n in range(length) if any(m[n] != first[n] for m in members)),
-                      length)
-        tails = sorted(len(m) - length for m in members)
-        total += length + sum(max(tails[i:i + batch_size]) * len(tails[i:i + batch_size])
-                              for i in range(0, len(tails), batch_size))
-    lengths = sorted(map(len, plain))
-    return total + sum(max(lengths[i:i + batch_size]) * len(lengths[i:i + batch_size])
-                       for i in range(0, len(lengths), batch_size))
+    groups, alone = prefix_groups(sequences) if shared else ([], list(range(len(sequences))))
+
+    def padded(lengths: list[int]) -> int:
+        lengths = sorted(lengths)
+        return sum(max(lengths[i:i + batch_size]) * len(lengths[i:i + batch_size])
+                   for i in range(0, len(lengths), batch_size))
+
+    return (sum(length + padded([len(sequences[r]) - length for r in rows])
+                for rows, length in groups) + padded([len(sequences[r]) for r in alone]))
 
 
 def main() -> None:

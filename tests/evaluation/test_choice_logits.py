@@ -3,7 +3,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from harc.evaluation.benchmarks.choice_logits import SHARED_PREFIX_MIN, letter_logits
+from harc.evaluation.benchmarks.choice_logits import (
+    SHARED_PREFIX_MIN,
+    letter_logits,
+    prefix_groups,
+)
 from tests.tiny import tiny_model
 
 
@@ -18,6 +22,17 @@ def _sequences(vocab: int) -> list[list[int]]:
     first, second = tokens(SHARED_PREFIX_MIN + 30), tokens(SHARED_PREFIX_MIN + 5)
     return [first + tokens(n) for n in (1, 7, 20, 3)] + [second + tokens(n) for n in (2, 11)] + [
         first[:10] + tokens(SHARED_PREFIX_MIN + 15), tokens(5), tokens(9)]
+
+
+def test_prefix_groups_share_the_longest_common_prefix_and_leave_a_token_each():
+    head = list(range(10, 10 + SHARED_PREFIX_MIN))
+    sequences = [[*head, 1, 2, 3], [*head, 1, 2, 4, 5], [*head, 1], [7] * 80, head[:20], [*head, 1]]
+    groups, alone = prefix_groups(sequences)
+    # rows 0, 1, 2 and 5 share head + [1]; rows 2 and 5 are exactly that, so the prefix stops
+    # one token short to leave each row its last position
+    assert groups == [([0, 1, 2, 5], SHARED_PREFIX_MIN)]
+    assert alone == [3, 4]
+    assert prefix_groups([[*head, 1], [*head, 2]]) == ([([0, 1], SHARED_PREFIX_MIN)], [])
 
 
 class TokenCounter:

@@ -104,15 +104,36 @@ def letter_logits(
     out = torch.empty(len(sequences), len(letter_ids))
     plain = list(range(len(sequences)))
     if share_prefixes and _can_share(model, max(map(len, sequences), default=0)):
-        groups: dict[tuple[int, ...], list[int]] = defaultdict(list)
-        for row, ids in enumerate(sequences):
-            if len(ids) > SHARED_PREFIX_MIN:
-                groups[tuple(ids[:SHARED_PREFIX_MIN])].append(row)
-        done = {row for rows in groups.values() if len(rows) > 1 and _shared_prefix_rows(
-            model, sequences, rows, out, index, pad_token_id, batch_size) for row in rows}
+        groups, _ = prefix_groups(sequences)
+        done = {row for rows, length in groups if _shared_prefix_rows(
+            model, sequences, rows, length, out, index, pad_token_id, batch_size) for row in rows}
         plain = [row for row in plain if row not in done]
     _plain_rows(model, sequences, plain, out, index, pad_token_id, batch_size)
     return out
+
+
+def prefix_groups(sequences: Sequence[list[int]]) -> tuple[list[tuple[list[int], int]], list[int]]:
+    """The rows that share their first ``SHARED_PREFIX_MIN`` tokens with another row, as
+    (rows, length of their common prefix) per group, and the other rows. Every row of a group
+    keeps at least one token after the prefix: its last position is where the letter is read."""
+    grouped: dict[tuple[int, ...], list[int]] = defaultdict(list)
+    alone = []
+    for row, ids in enumerate(sequences):
+        if len(ids) > SHARED_PREFIX_MIN:
+            grouped[tuple(ids[:SHARED_PREFIX_MIN])].append(row)
+        else:
+            alone.append(row)
+    groups = []
+    for rows in grouped.values():
+        if len(rows) == 1:
+            alone += rows
+            continue
+        members = [sequences[row] for row in rows]
+        first, length = members[0], min(len(ids) for ids in members) - 1
+        length = next((n for n in range(length) if any(ids[n] != first[n] for ids in members)),
+                      length)
+        groups.append((rows, length))
+    return groups, sorted(alone)
 
 
 def _can_share(model: Any, longest: int) -> bool:
@@ -147,17 +168,12 @@ def _plain_rows(model: Any, sequences: Sequence[list[int]], rows: list[int], out
 
 
 def _shared_prefix_rows(model: Any, sequences: Sequence[list[int]], rows: list[int],
-                        out: torch.Tensor, index: torch.Tensor, pad_token_id: int,
+                        length: int, out: torch.Tensor, index: torch.Tensor, pad_token_id: int,
                         batch_size: int) -> bool:
-    """Fill ``out[rows]`` through one pass over the rows' common prefix; False (nothing done)
-    when the model returns no key/value cache to reuse."""
+    """Fill ``out[rows]`` through one pass over their common prefix of ``length`` tokens;
+    False (nothing done) when the model returns no key/value cache to reuse."""
     device = _device(model)
-    members = [sequences[row] for row in rows]
-    # every row keeps at least one token of its own: its last position is where the letter is read
-    length = min(len(ids) for ids in members) - 1
-    first = members[0]
-    length = next((n for n in range(length) if any(ids[n] != first[n] for ids in members)), length)
-    prefix = torch.tensor([first[:length]], device=device)
+    prefix = torch.tensor([sequences[rows[0]][:length]], device=device)
     output = model(input_ids=prefix, attention_mask=torch.ones_like(prefix), use_cache=True,
                    **_last_only(model))
     # transformers renamed past_key_values to cache (5.2x); read and pass whichever it uses
