@@ -88,6 +88,9 @@ def main() -> None:
         timings[name] = time.perf_counter() - started
     predictions = {k: [pick_choice(r) for r in v.tolist()] for k, v in logits.items()}
     agree = sum(a == b for a, b in zip(*predictions.values(), strict=True))
+    answers = [selection[n].answer for n in rows]
+    accuracy = {k: sum(p == a for p, a in zip(v, answers, strict=True)) / len(rows)
+                for k, v in predictions.items()}
     difference = float((logits["plain"] - logits["shared prefix"]).abs().max())
     tokens = {"plain": fed_tokens(encode, args.batch_size, False),
               "shared prefix": fed_tokens(encode, args.batch_size, True)}
@@ -108,6 +111,7 @@ def main() -> None:
         "tokens_fed_whole_selection": tokens,
         "max_abs_letter_logit_difference": difference,
         "predictions_agree": agree,
+        "accuracy": accuracy,
         "load_average_1m": os.getloadavg()[0],
     }
     table = Table(title=f"5-shot MMLU, {len(rows)} questions of {len(kept_subjects)} subjects "
@@ -120,7 +124,8 @@ def main() -> None:
     console = Console()
     console.print(table)
     console.print(f"speed-up {result['speedup']:.2f}x; predictions agree {agree}/{len(rows)}; "
-                  f"largest letter-logit difference {difference:.4f}")
+                  f"largest letter-logit difference {difference:.4f}; accuracy "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in accuracy.items()))
     write_json_atomic(args.out, result)
     console.print(f"wrote {args.out}")
 
