@@ -8,12 +8,13 @@ attention mask, one forward pass each, keeping only the last position's logits w
 supports ``logits_to_keep``.
 
 Prompts that share a long token prefix (k-shot prompts of one MMLU subject: the header and the
-same worked examples, ~3,300 of ~3,500 tokens) share its forward pass: the prefix runs once into
-a key/value cache and each prompt runs only its own tail against a copy of that cache. The
-tails are left-padded *after* the prefix (the attention mask hides the padding) so the last
-position is every row's own. Same logits up to float rounding; about 5x fewer tokens for
-5-shot MMLU at ~5 questions per subject. Models with sliding-window layers shorter than a
-prompt, and prompts whose prefix is shared by no other prompt, take the plain path.
+same worked examples, most of a ~730-token prompt on the embedded model) share its forward pass:
+the prefix runs once into a key/value cache and each prompt runs only its own tail against a
+copy of that cache. The tails are left-padded *after* the prefix (the attention mask hides the
+padding) so the last position is every row's own. Same logits up to float rounding; 3.1x fewer
+tokens for compare-full's 300 5-shot questions (~5 per subject; benchmarks/mmlu_prefix.py).
+Models with sliding-window layers shorter than a prompt, and prompts whose prefix is shared by
+no other prompt, take the plain path.
 """
 
 from __future__ import annotations
