@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 
 from harc.cli.common import (
@@ -48,25 +49,24 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="use a finished `harc train` run as method harc instead of training "
                              "it again (checked: same config but its data section, same training "
                              "answers, same model)")
+    parser.add_argument("--from-results", action="append", default=[], metavar="NAME=FILE",
+                        help="use a finished row's record (OUT/rows/NAME.json.gz of an earlier "
+                             "comparison) instead of building and evaluating it again (checked: "
+                             "same suite, model, data, config and judges)")
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    from harc.errors import HarcError
     from harc.evaluation.suites import load_suite
     from harc.methods.compare import check_methods, compare
     from harc.report import render_table
 
     names = check_methods(args.methods.split(","))
-    from_runs = {}
-    for item in args.from_run:
-        name, sep, path = item.partition("=")
-        if not sep or name not in names or not Path(path).is_dir():
-            raise HarcError(f"--from-run {item!r}: expected METHOD=DIR with METHOD among "
-                            f"--methods and DIR a directory")
-        from_runs[name] = Path(path)
+    from_runs = _method_paths("--from-run", args.from_run, names, Path.is_dir, "a directory")
+    from_results = _method_paths("--from-results", args.from_results, names, Path.is_file,
+                                 "a file")
     root = evaluation_data_root(args)
     from harc.evaluation.judging import check_specs
 
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         data_config=args.data_config or ("cpu-demo" if on_cpu else "paper-llama3.1-8b"),
         preset=args.preset or ("cpu" if on_cpu else None), limit_scale=args.limit_scale,
         chat=chat_format(loaded),
-        progress=not args.no_progress, from_runs=from_runs,
+        progress=not args.no_progress, from_runs=from_runs, from_results=from_results,
     )
     print(render_table(result.results))
     for row in result.rows:
@@ -89,3 +89,17 @@ def run(args: argparse.Namespace) -> int:
     for name, path in result.files.items():
         print(f"{name}: {path}")
     return 0
+
+
+def _method_paths(flag: str, items: list[str], names: list[str], exists: Callable[[Path], bool],
+                  what: str) -> dict[str, Path]:
+    from harc.errors import HarcError
+
+    paths = {}
+    for item in items:
+        name, sep, path = item.partition("=")
+        if not sep or name not in names or not exists(Path(path)):
+            raise HarcError(f"{flag} {item!r}: expected METHOD=PATH with METHOD among --methods "
+                            f"and PATH {what}")
+        paths[name] = Path(path)
+    return paths

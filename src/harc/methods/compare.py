@@ -6,7 +6,9 @@ and prompt sets, and write one Table-1-style report (the base model first).
 last, atomically), so a rerun skips it (``compare_input.json`` beside it records the model
 and config it was built with; a mismatch is an error, not a silent reuse); ``eval/NAME/`` each
 evaluation (sections cached by the runner); ``table.md``, ``asr.png``, ``tradeoff.png`` (mean
-ASR against mean over-refusal, marker size = capability mean) and ``compare.json``.
+ASR against mean over-refusal, marker size = capability mean) and ``compare.json``;
+``rows/NAME.json.gz`` each finished row's record, which ``from_results`` reuses in a later
+comparison (:mod:`harc.methods.compare_rows`).
 
 Every row's evaluation drops the prompts the methods trained, extracted or calibrated on
 (training, extraction and validation prompts), the base row included, so all rows see the
@@ -33,6 +35,7 @@ from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
 from harc.io import write_json_atomic
 from harc.jobs import load_record, save_record
 from harc.methods.base import OUTPUT_FILE, MethodOutput
+from harc.methods.compare_rows import CompareRow, reuse_row, row_path, write_row_record
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
 from harc.training.config import HarcConfig
@@ -44,25 +47,6 @@ BASE = "base"
 HARC = "harc"  # the second reference row of the paired tests
 INPUT_FILE = "compare_input.json"
 COMPARE_FILE = "compare.json"
-
-
-@dataclass
-class CompareRow:
-    method: str
-    kind: str  # "none" for the base model, else the MethodOutput kind
-    build_seconds: float
-    eval_seconds: float
-    cached: bool
-    result: EvaluationResult
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "kind": self.kind, "build_seconds": self.build_seconds,
-                "eval_seconds": self.eval_seconds, "build_cached": self.cached,
-                "mean_asr": self.result.mean_asr,
-                "mean_over_refusal": self.result.mean_over_refusal,
-                "mean_capability": self.result.mean_capability,
-                "results": self.result.files.get("results"), "extra": self.extra}
 
 
 @dataclass
@@ -123,6 +107,33 @@ def data_digest(data: TrainingData) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()[:16]
 
 
+def model_identity(loaded: LoadedModel) -> str:
+    return f"{loaded.name}|{loaded.source}|{loaded.dtype}"
+
+
+def _method_config(name: str, preset: str | None, overrides: dict[str, Any] | None) -> Any:
+    from harc.methods.registry import get_method, method_config
+
+    presets = getattr(get_method(name).config_class, "PRESETS", {})
+    return method_config(name, preset if preset in presets else None, **(overrides or {}))
+
+
+def row_inputs(name: str, loaded: LoadedModel, data: TrainingData | None, suite: Suite,
+               common: dict[str, Any], preset: str | None,
+               overrides: dict[str, Any] | None) -> dict[str, Any]:
+    """What a row's evaluation depends on, for its record (the HARC adapter that HARC + DPO
+    starts from is a path of this run, so it is left out: the HARC row's inputs cover it)."""
+    config = None
+    if name != BASE:
+        config = _method_config(name, preset, overrides).model_dump(mode="json")
+        config.pop("harc_adapter", None)
+    judge_model = common.get("judge_model")
+    return {"model": model_identity(loaded), "suite": suite.to_dict(),
+            "limit_scale": common["limit_scale"], "judges": [str(j) for j in common["judges"]],
+            "judge_model": model_identity(judge_model) if judge_model is not None else None,
+            "data": data_digest(data) if data is not None else None, "config": config}
+
+
 def build_method(
     name: str, loaded: LoadedModel, data: TrainingData, out_dir: Path, *,
     preset: str | None, progress: bool = True, overrides: dict[str, Any] | None = None,
@@ -131,14 +142,13 @@ def build_method(
     """Run method ``name`` into ``out_dir``, or reuse a complete earlier output there, or
     (``from_run``) take a finished ``harc train`` run checked by :func:`finished_run_output`.
     Returns the output and whether it was reused."""
-    from harc.methods.registry import get_method, method_config
+    from harc.methods.registry import get_method
     from harc.methods.steering import read_wrapper_output
 
     method = get_method(name)
-    presets = getattr(method.config_class, "PRESETS", {})
-    config = method_config(name, preset if preset in presets else None, **(overrides or {}))
-    wanted = {"model": f"{loaded.name}|{loaded.source}|{loaded.dtype}",
-              "config": config.model_dump(mode="json"), "data": data_digest(data)}
+    config = _method_config(name, preset, overrides)
+    wanted = {"model": model_identity(loaded), "config": config.model_dump(mode="json"),
+              "data": data_digest(data)}
     if (out_dir / OUTPUT_FILE).is_file():
         stored = load_record(out_dir / INPUT_FILE)  # the inputs themselves, for a clear error
         if stored is not None and stored != wanted:
@@ -213,6 +223,7 @@ def compare(
     progress: bool = True,
     configs: dict[str, dict[str, Any]] | None = None,
     from_runs: dict[str, Path] | None = None,
+    from_results: dict[str, Path] | None = None,
 ) -> CompareResult:
     """Build (or reuse) each method, evaluate all, write the report; see the module doc.
 
@@ -222,6 +233,8 @@ def compare(
     ``configs``: per-method config overrides on top, e.g. ``{"cast": {"alpha_grid": [1.0]}}``.
     ``judges``: the harm judges of every evaluation (``judge``: the single one when None).
     ``from_runs``: method name -> a finished ``harc train`` run to use instead of training.
+    ``from_results``: method name -> a row record of an earlier comparison with the same
+    inputs, used instead of building and evaluating the row (checked, see ``compare_rows``).
     """
     names = check_methods(methods)
     out = Path(out_dir)
@@ -246,10 +259,14 @@ def compare(
     outputs: dict[str, MethodOutput] = {}
     for name in names:
         output, cached, build_seconds = None, False, 0.0
+        overrides: dict[str, Any] = dict((configs or {}).get(name, {}))
+        inputs = row_inputs(name, loaded, data, suite, common, preset, overrides)
+        if name in (from_results or {}):
+            rows.append(reuse_row((from_results or {})[name], name, inputs))
+            continue
         if name != BASE:
             assert data is not None
             started = time.perf_counter()
-            overrides: dict[str, Any] = dict((configs or {}).get(name, {}))
             if name == "harc_dpo" and "harc_adapter" not in overrides:
                 harc = outputs.get("harc") or build_method(
                     "harc", loaded, data, out / "methods" / "harc", preset=preset,
@@ -266,7 +283,9 @@ def compare(
         result = evaluate_output(loaded, output, name, out / "eval" / name, base=base, **common)
         rows.append(CompareRow(name, output.kind if output else "none", build_seconds,
                                result.seconds, cached, result,
-                               output.extra if output and output.kind == "wrapper" else {}))
+                               output.extra if output and output.kind == "wrapper" else {},
+                               inputs))
+        write_row_record(rows[-1], row_path(out, name))
     return _write(rows, out, suite)
 
 

@@ -1,0 +1,99 @@
+"""One row of ``harc compare`` and its record: the row's evaluation with the inputs it was made
+from, as one gzipped JSON file (``out_dir/rows/NAME.json.gz``).
+
+A record lets a finished row join a later comparison without being built or evaluated again
+(``compare(from_results=...)``, ``harc compare --from-results NAME=FILE``): a comparison of ten
+methods takes longer on 2 CPU cores than one working session, and a record of a few hundred
+kilobytes outlives the run directory. Reuse is checked, not trusted: the record's method, suite
+(its whole definition), model, training data, method config, judges and sample scale must equal
+this comparison's, else it is an error naming what differs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harc.errors import HarcError
+from harc.evaluation.results import EvaluationResult
+from harc.io import atomic_path
+
+ROW_FORMAT = "harc-compare-row/1"
+ROWS_DIR = "rows"
+
+
+@dataclass
+class CompareRow:
+    method: str
+    kind: str  # "none" for the base model, else the MethodOutput kind
+    build_seconds: float
+    eval_seconds: float
+    cached: bool
+    result: EvaluationResult
+    extra: dict[str, Any] = field(default_factory=dict)
+    inputs: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": self.method, "kind": self.kind, "build_seconds": self.build_seconds,
+                "eval_seconds": self.eval_seconds, "build_cached": self.cached,
+                "mean_asr": self.result.mean_asr,
+                "mean_over_refusal": self.result.mean_over_refusal,
+                "mean_capability": self.result.mean_capability,
+                "results": self.result.files.get("results"), "extra": self.extra}
+
+
+def row_path(out_dir: Path, method: str) -> Path:
+    return out_dir / ROWS_DIR / f"{method}.json.gz"
+
+
+def write_row_record(row: CompareRow, path: Path) -> None:
+    """Write ``row`` (its evaluation with every sample, and its inputs) atomically."""
+    record = {"format": ROW_FORMAT, "method": row.method, "kind": row.kind,
+              "build_seconds": row.build_seconds, "eval_seconds": row.eval_seconds,
+              "extra": row.extra, "inputs": row.inputs, "result": row.result.to_dict()}
+    payload = json.dumps(record, default=str).encode("utf-8")
+    # mtime=0 and no file name: the same row gives the same bytes
+    with (atomic_path(path) as tmp, tmp.open("wb") as raw,
+          gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0) as handle):
+        handle.write(payload)
+
+
+def read_row_record(path: Path) -> CompareRow:
+    """The row recorded in ``path``; a clear error for a missing, corrupt or foreign file."""
+    try:
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            record = json.load(handle)
+    except (OSError, EOFError, json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise HarcError(f"{path}: not a readable harc compare row record ({error})") from error
+    if not isinstance(record, dict) or record.get("format") != ROW_FORMAT:
+        raise HarcError(f"{path}: not a harc compare row record (format "
+                        f"{record.get('format') if isinstance(record, dict) else None!r}, "
+                        f"expected {ROW_FORMAT!r})")
+    try:
+        result = EvaluationResult.from_dict(record["result"])
+        return CompareRow(str(record["method"]), str(record["kind"]),
+                          float(record["build_seconds"]), float(record["eval_seconds"]),
+                          True, result, dict(record.get("extra") or {}),
+                          dict(record["inputs"]))
+    except (KeyError, TypeError, ValueError) as error:
+        raise HarcError(f"{path}: incomplete harc compare row record ({error})") from error
+
+
+def reuse_row(path: Path, method: str, inputs: dict[str, Any]) -> CompareRow:
+    """The recorded row for ``method`` if it was made from exactly ``inputs``."""
+    row = read_row_record(path)
+    if row.method != method:
+        raise HarcError(f"{path}: records method {row.method!r}, not {method!r}")
+    differ = sorted(key for key in {*inputs, *row.inputs}
+                    if _canonical(inputs.get(key)) != _canonical(row.inputs.get(key)))
+    if differ:
+        raise HarcError(f"{path}: {method} was recorded with another {', '.join(differ)} than "
+                        "this comparison's; run it again instead")
+    return row
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, default=str)

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+
+import pytest
+
+import harc.evaluation.runner as runner
+from harc.errors import HarcError
+from harc.methods.actadd import ActAddMethod
+from harc.methods.cast import CastMethod
+from harc.methods.compare import compare
+from harc.methods.compare_rows import read_row_record, row_path, write_row_record
+from tests.methods.helpers import tiny_data, tiny_loaded
+from tests.methods.test_compare import FAST, METHODS, data_root, tiny_suite  # noqa: F401
+
+
+def _compare(out, root, suite=None, **kwargs):
+    return compare(tiny_loaded(), METHODS, suite=suite or tiny_suite(), out_dir=out,
+                   data=tiny_data(), data_root=root, progress=False, configs=FAST, **kwargs)
+
+
+def test_rows_recorded_then_reused_without_building_or_evaluating(tmp_path, data_root,  # noqa: F811
+                                                                  monkeypatch):
+    first = _compare(tmp_path / "a", data_root)
+    records = {name: row_path(tmp_path / "a", name) for name in METHODS}
+    assert all(path.is_file() for path in records.values())
+
+    def fail(*_args, **_kwargs):
+        raise AssertionError("a recorded row was built or evaluated again")
+
+    monkeypatch.setattr(CastMethod, "run", fail)
+    monkeypatch.setattr(ActAddMethod, "run", fail)
+    monkeypatch.setattr(runner, "evaluate", fail)
+    second = _compare(tmp_path / "b", data_root, from_results=records)
+    assert [r.to_dict()["sections"] for r in second.results] == [
+        r.to_dict()["sections"] for r in first.results]
+    assert [row.build_seconds for row in second.rows] == [row.build_seconds for row in first.rows]
+    assert (tmp_path / "b" / "table.md").read_text() == (tmp_path / "a" / "table.md").read_text()
+
+
+def test_reuse_checks_the_inputs(tmp_path, data_root):  # noqa: F811
+    _compare(tmp_path / "a", data_root)
+    suite = tiny_suite()
+    other = dataclasses.replace(suite, over_refusal=(
+        dataclasses.replace(suite.over_refusal[0], limit=1),))
+    with pytest.raises(HarcError, match=r"cast was recorded with another suite"):
+        _compare(tmp_path / "b", data_root, suite=other,
+                 from_results={"cast": row_path(tmp_path / "a", "cast")})
+    with pytest.raises(HarcError, match=r"records method 'cast', not 'actadd'"):
+        _compare(tmp_path / "c", data_root,
+                 from_results={"actadd": row_path(tmp_path / "a", "cast")})
+
+
+def test_record_round_trip_is_byte_stable_and_bad_files_are_clear_errors(tmp_path,
+                                                                         data_root):  # noqa: F811
+    row = _compare(tmp_path / "a", data_root).rows[0]
+    write_row_record(row, tmp_path / "one.json.gz")
+    write_row_record(read_row_record(tmp_path / "one.json.gz"), tmp_path / "two.json.gz")
+    assert (tmp_path / "one.json.gz").read_bytes() == (tmp_path / "two.json.gz").read_bytes()
+    (tmp_path / "plain.json.gz").write_text("{}")
+    with pytest.raises(HarcError, match="not a readable harc compare row record"):
+        read_row_record(tmp_path / "plain.json.gz")
+    with gzip.open(tmp_path / "foreign.json.gz", "wt") as handle:
+        json.dump({"format": "other"}, handle)
+    with pytest.raises(HarcError, match="expected 'harc-compare-row/1'"):
+        read_row_record(tmp_path / "foreign.json.gz")
+    with pytest.raises(HarcError, match="not a readable"):
+        read_row_record(tmp_path / "missing.json.gz")
