@@ -96,3 +96,27 @@ def test_unknown_or_repeated_methods_are_errors():
         check_methods(["cast", "cast"])
     assert {"cast", "actadd", "harc_guard", "harc"} <= set(check_methods(
         ["cast", "actadd", "harc_guard", "harc"]))
+
+
+def test_a_defence_is_attacked_by_the_undefended_self_attacker(tmp_path, data_root,
+                                                               monkeypatch):
+    import dataclasses
+
+    import harc.evaluation.runner as runner
+
+    seen: list[tuple[str, str]] = []
+
+    class Recording(runner.Generator):
+        def generate(self, prompts, *args, **kwargs):
+            seen.extend((self.model_key, prompt) for prompt in prompts)
+            return super().generate(prompts, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "Generator", Recording)
+    suite = dataclasses.replace(tiny_suite(), attacks=(AttackSpec("pap", attacker="self"),))
+    result = compare(tiny_loaded(), ["base", "actadd"], suite=suite, out_dir=tmp_path / "cmp",
+                     data=tiny_data(), data_root=data_root, progress=False, configs=FAST)
+    attacker_keys = {key for key, prompt in seen if "persuasive message" in prompt}
+    assert len(attacker_keys) == 1 and "defence=" not in next(iter(attacker_keys))
+    assert any("defence=actadd" in key for key, _ in seen)  # the answers are defended
+    base, defended = (r.get("harmfulness", "pap") for r in result.results)
+    assert [s["prompt"] for s in base.samples] == [s["prompt"] for s in defended.samples]

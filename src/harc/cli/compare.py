@@ -64,7 +64,9 @@ def run(args: argparse.Namespace) -> int:
     from harc.report import render_table
 
     names = check_methods(args.methods.split(","))
-    from_runs = _method_paths("--from-run", args.from_run, names, Path.is_dir, "a directory")
+    # HARC + DPO starts from HARC's adapter, so a finished HARC run serves it too
+    trained = [*names, "harc"] if "harc_dpo" in names else names
+    from_runs = _method_paths("--from-run", args.from_run, trained, Path.is_dir, "a directory")
     from_results = _method_paths("--from-results", args.from_results, names, Path.is_file,
                                  "a file")
     root = evaluation_data_root(args)

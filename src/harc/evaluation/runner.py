@@ -64,6 +64,7 @@ def evaluate(
     progress: bool = True,
     reporter: Callable[[EvaluationResult, Path], dict[str, str]] | None = None,
     forward_sections_from: EvaluationResult | None = None,
+    undefended: LoadedModel | None = None,
 ) -> EvaluationResult:
     """Run ``suite`` on ``loaded`` (with ``adapter`` applied if given) and write the results.
 
@@ -80,7 +81,10 @@ def evaluate(
     model that differs from that result's only inside ``generate`` (an inference-time
     defence), its sections of benchmarks scored on the plain forward pass (MMLU's
     log-likelihoods) are copied, with a note, instead of computed again: by construction they
-    are the same numbers.
+    are the same numbers. ``undefended``: for ``loaded`` wrapped in such a defence, the model
+    without it, which then serves as the self-attacker (PAP, PAIR) and the LLM judge built from
+    the base weights: the attacker and the judge are not the defended system, and every row is
+    attacked with the same prompts as the base row.
     """
     started = time.perf_counter()
     suite = load_suite(suite) if not isinstance(suite, Suite) else suite
@@ -95,7 +99,7 @@ def evaluate(
     try:
         return _evaluate(loaded, model, sha, adapter, suite, root, specs, judge_model,
                          decontaminate_with, out, method_name, chat, cache_dir, progress,
-                         reporter, started, forward_sections_from)
+                         reporter, started, forward_sections_from, undefended)
     finally:
         if adapter is not None:
             model.unload()
@@ -108,6 +112,7 @@ def _evaluate(
     chat: ChatFormat | None, cache_dir: Path | None, progress: bool,
     reporter: Callable[[EvaluationResult, Path], dict[str, str]] | None, started: float,
     forward_sections_from: EvaluationResult | None = None,
+    undefended: LoadedModel | None = None,
 ) -> EvaluationResult:
     cpu_started = time.process_time()
     chat = chat or chat_format(loaded)
@@ -122,14 +127,17 @@ def _evaluate(
     # Answers come from the adapter folded into a copy of the weights (harc.models.merging:
     # 1.5x faster bf16 decoding on CPU); the PEFT model keeps serving everything else.
     inner = generator(model if sha is None else merged_copy(model), key)
-    base = inner if sha is None else generator(model, base_key, lambda: model.disable_adapter())
+    base_weights, base_context = model, None if sha is None else model.disable_adapter
+    if undefended is not None:
+        base_weights, base_key = undefended.model, model_key(undefended, None)
+    base = inner if sha is None and undefended is None else generator(
+        base_weights, base_key, base_context)
     attackers: dict[str, Any] = {}
 
     def attacker_for(name: str) -> Any:
         if name == SELF_ATTACKER:  # the same weights and cache as ``base``, with its own bar
             if name not in attackers:
-                attackers[name] = generator(model, base_key, None if sha is None else (
-                    lambda: model.disable_adapter()), show=progress)
+                attackers[name] = generator(base_weights, base_key, base_context, show=progress)
             return attackers[name]
         if name not in attackers:
             from harc.models import load_model

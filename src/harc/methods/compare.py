@@ -31,7 +31,7 @@ from typing import Any
 
 from harc.errors import HarcError
 from harc.evaluation.results import EvaluationResult
-from harc.evaluation.suites import SELF_ATTACKER, Suite, load_suite
+from harc.evaluation.suites import Suite, load_suite
 from harc.io import write_json_atomic
 from harc.jobs import load_record, save_record
 from harc.methods.base import OUTPUT_FILE, MethodOutput
@@ -171,7 +171,8 @@ def evaluate_output(
 ) -> EvaluationResult:
     """Evaluate the base model (``output`` None) or a method's output with the runner. An
     inference-time defence (a wrapper) acts only inside ``generate``, so its forward-pass
-    sections (MMLU) are copied from ``base``'s evaluation when given."""
+    sections (MMLU) are copied from ``base``'s evaluation when given, and its self-attacker
+    and LLM judge are the undefended model."""
     from harc.evaluation.runner import evaluate
     from harc.models.identity import adapter_digest
 
@@ -180,16 +181,8 @@ def evaluate_output(
     if output.kind == "wrapper":
         assert output.wrapper is not None
         defence = output.wrapper(loaded)
-        suite = kwargs["suite"]
-        from harc.evaluation.judging import llm_style
-
-        llm = any(llm_style(spec) is not None for spec in kwargs.get("judges") or [])
-        if (llm and kwargs.get("judge_model") is None) or any(
-                spec.attacker == SELF_ATTACKER for spec in suite.attacks):
-            logger.warning("%s: the runner takes no defence, so the model is wrapped; the judge "
-                           "or attacker built from its base weights runs defended too", name)
         return evaluate(defence.bind(loaded), out_dir=out_dir, method_name=name,
-                        forward_sections_from=base, **kwargs)
+                        forward_sections_from=base, undefended=loaded, **kwargs)
     target = loaded
     if output.merge_adapters:
         from peft import PeftModel

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Issue 16's powered comparison (configs/suites/compare-full.yaml), carried across sessions.
+#
+# All ten rows take longer on 2 CPU cores than one working session, and runs/ does not outlive
+# the machine. So each finished row's record (OUT/rows/NAME.json.gz: every sample, verdict and
+# input) is kept in benchmarks/results/SUITE/, and a later call reuses it instead of evaluating
+# the row again (harc compare --from-results, which checks the record's suite, model, training
+# data, config and judges against this run's). For the training-data check to hold on another
+# machine, where bf16 generation can break near-ties differently, the comparison's generated
+# inputs are kept beside the records and put into the harc cache first: the self-supplied
+# training answers (the embedded model's supply cache) and the PAP attacker's paraphrases (its
+# generation-cache folder), so every row, in every session, is attacked with the same prompts.
+#
+#   bash benchmarks/compare_full.sh base,cast,actadd        # the rows named, reusing records
+#   bash benchmarks/compare_full.sh                         # all ten: the full table
+#   SUITE=compare-full-pair bash benchmarks/compare_full.sh base,harc
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SUITE=${SUITE:-compare-full}
+METHODS=${1:-base,harc,cast,sft,dpo,circuit_breakers,repbend,harc_dpo,actadd,harc_guard}
+RESULTS=benchmarks/results/$SUITE
+SEED=benchmarks/results/compare-full/seed
+OUT=runs/$SUITE
+RUN=runs/budget/full-a   # the validated HARC run of configs/train/cpu-full.yaml
+CACHE=${HARC_CACHE:-$HOME/.cache/harc}
+
+mkdir -p "$CACHE/supply" "$CACHE/generations" "$RESULTS"
+for file in "$SEED"/supply-*.jsonl.gz; do
+  [ -e "$file" ] || continue
+  target="$CACHE/supply/$(basename "$file" .jsonl.gz | sed 's/^supply-//').jsonl"
+  [ -s "$target" ] || gunzip -c "$file" > "$target"
+done
+for file in "$SEED"/generations-*.tar.gz; do
+  [ -e "$file" ] && tar -xzf "$file" -C "$CACHE/generations" --skip-old-files
+done
+
+reuse=()
+for name in ${METHODS//,/ }; do
+  record="$RESULTS/$name.json.gz"
+  if [ -f "$record" ]; then reuse+=(--from-results "$name=$record"); fi
+done
+needs_harc=false   # HARC's adapter: for its own row and for HARC + DPO, unless recorded
+for name in harc harc_dpo; do
+  if [[ ",$METHODS," == *,$name,* && ! -f "$RESULTS/$name.json.gz" ]]; then needs_harc=true; fi
+done
+from_run=()
+if $needs_harc; then
+  if [ ! -f "$RUN/train_summary.json" ]; then
+    if [ -d "$RUN" ]; then resume=(--resume); else resume=(); fi
+    harc train --config configs/train/cpu-full.yaml --out "$RUN" "${resume[@]}"
+  fi
+  from_run=(--from-run "harc=$RUN")
+fi
+harc compare --suite "configs/suites/$SUITE.yaml" --data-config configs/train/cpu-full.yaml \
+  --preset full --threads 2 --out "$OUT" --methods "$METHODS" "${from_run[@]}" "${reuse[@]}"
+for name in ${METHODS//,/ }; do
+  if [ ! -f "$RESULTS/$name.json.gz" ]; then cp "$OUT/rows/$name.json.gz" "$RESULTS/"; fi
+done
+cp "$OUT/table.md" "$RESULTS/table.md"
+echo "records: $RESULTS"
