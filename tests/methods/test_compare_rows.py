@@ -37,6 +37,9 @@ def test_rows_recorded_then_reused_without_building_or_evaluating(tmp_path, data
     assert [r.to_dict()["sections"] for r in second.results] == [
         r.to_dict()["sections"] for r in first.results]
     assert [row.build_seconds for row in second.rows] == [row.build_seconds for row in first.rows]
+    # timed by the sections' own seconds, so a reused (or resumed) row is not timed as instant
+    assert [row.eval_seconds for row in second.rows] == [row.eval_seconds for row in first.rows]
+    assert first.rows[0].eval_seconds == sum(s.seconds for s in first.results[0].sections) > 0
     assert (tmp_path / "b" / "table.md").read_text() == (tmp_path / "a" / "table.md").read_text()
 
 

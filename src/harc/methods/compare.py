@@ -35,7 +35,13 @@ from harc.evaluation.suites import Suite, load_suite
 from harc.io import write_json_atomic
 from harc.jobs import load_record, save_record
 from harc.methods.base import OUTPUT_FILE, MethodOutput
-from harc.methods.compare_rows import CompareRow, reuse_row, row_path, write_row_record
+from harc.methods.compare_rows import (
+    CompareRow,
+    evaluation_seconds,
+    reuse_row,
+    row_path,
+    write_row_record,
+)
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
 from harc.training.config import HarcConfig
@@ -275,7 +281,7 @@ def compare(
         base = rows[0].result if rows and rows[0].method == BASE else None
         result = evaluate_output(loaded, output, name, out / "eval" / name, base=base, **common)
         rows.append(CompareRow(name, output.kind if output else "none", build_seconds,
-                               result.seconds, cached, result,
+                               evaluation_seconds(result), cached, result,
                                output.extra if output and output.kind == "wrapper" else {},
                                inputs))
         write_row_record(rows[-1], row_path(out, name))

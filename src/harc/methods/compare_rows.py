@@ -45,6 +45,12 @@ class CompareRow:
                 "results": self.result.files.get("results"), "extra": self.extra}
 
 
+def evaluation_seconds(result: EvaluationResult) -> float:
+    """The seconds its sections took when they were computed: a row resumed from cached
+    sections (or one whose MMLU was copied from the base row, 0 s) is not timed as instant."""
+    return sum(section.seconds for section in result.sections)
+
+
 def row_path(out_dir: Path, method: str) -> Path:
     return out_dir / ROWS_DIR / f"{method}.json.gz"
 
@@ -75,7 +81,7 @@ def read_row_record(path: Path) -> CompareRow:
     try:
         result = EvaluationResult.from_dict(record["result"])
         return CompareRow(str(record["method"]), str(record["kind"]),
-                          float(record["build_seconds"]), float(record["eval_seconds"]),
+                          float(record["build_seconds"]), evaluation_seconds(result),
                           True, result, dict(record.get("extra") or {}),
                           dict(record["inputs"]))
     except (KeyError, TypeError, ValueError) as error:
