@@ -62,7 +62,7 @@ def test_footnotes_name_judge_and_sample_sizes():
                                 skipped=["capability/humaneval: no data"])])
     assert "Compliance (keyword): the compliance rate" in text
     assert "no refusal phrase and at least 8 words" in text
-    assert "keyword: measured agreement with labels on" in text
+    assert text.count("keyword: measured agreement with labels on") == 1  # CoCoNot's judge too
     assert "jbb_judge_labels (harmful, n=818)" in text
     assert "keyword three-way: agreement not measured" in text  # the over-refusal classifier
     assert "ASR" not in text  # a refusal judge's rate is never called ASR

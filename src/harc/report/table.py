@@ -171,7 +171,7 @@ def judge_notes(results: Sequence[EvaluationResult], columns: Sequence[Column]) 
                      f"{judge}" + (f" ({definition})" if definition else "") + ".")
         lines.append(describe_agreement(judge))
     refusal_judges = {item.judge for r in results for item in r.section("over_refusal")}
-    lines += [describe_agreement(judge) for judge in sorted(refusal_judges)]
+    lines += [describe_agreement(judge) for judge in sorted(refusal_judges - set(seen))]
     if any(c.measures == "compliance" for c in seen.values()):
         lines.append("A compliance rate is not an attack success rate: a refusal judge counts "
                      "any answer that does not refuse, harmful or not.")
