@@ -11,6 +11,16 @@
 # training answers (the embedded model's supply cache) and the PAP attacker's paraphrases (its
 # generation-cache folder), so every row, in every session, is attacked with the same prompts.
 #
+# The records were made in bfloat16 (what --dtype auto picks on CPUs with native bf16), and a
+# record is reused only by a run of the same dtype, so the dtype is pinned here (DTYPE). Where
+# the CPU has no native bf16 (AVX2 only), bf16 is emulated: a HARC step measured 19 s in fp32
+# and far slower in bf16 on such a machine, against 5 s on an AVX512-BF16 one; the script stops
+# there with one line instead of running for days, unless ALLOW_EMULATED_BF16=1.
+#
+# Each missing row is evaluated by its own `harc compare` call (base and the recorded rows
+# reused), and its record is kept as soon as it is written: a session that ends mid-way loses
+# only the row it was on. The last call reuses every record and renders the table.
+#
 #   bash benchmarks/compare_full.sh base,cast,actadd        # the rows named, reusing records
 #   bash benchmarks/compare_full.sh                         # all ten: the full table
 #   SUITE=compare-full-pair bash benchmarks/compare_full.sh base,harc
@@ -18,11 +28,20 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITE=${SUITE:-compare-full}
 METHODS=${1:-base,harc,cast,sft,dpo,circuit_breakers,repbend,harc_dpo,actadd,harc_guard}
+DTYPE=${DTYPE:-bfloat16}
 RESULTS=benchmarks/results/$SUITE
 SEED=benchmarks/results/compare-full/seed
 OUT=runs/$SUITE
 RUN=runs/budget/full-a   # the validated HARC run of configs/train/cpu-full.yaml
 CACHE=${HARC_CACHE:-$HOME/.cache/harc}
+
+if [ "$DTYPE" = bfloat16 ] && [ "${ALLOW_EMULATED_BF16:-0}" != 1 ] && ! python -c \
+    "import sys; from harc.models.devices import native_bf16; sys.exit(not native_bf16('auto'))"
+then
+  echo "compare_full.sh: this machine has no native bf16 (the records' dtype); it would run" \
+       "many times slower: use a CPU with AVX512-BF16/AMX or a GPU, or ALLOW_EMULATED_BF16=1" >&2
+  exit 2
+fi
 
 mkdir -p "$CACHE/supply" "$CACHE/generations" "$RESULTS"
 for file in "$SEED"/supply-*.jsonl.gz; do
@@ -34,11 +53,6 @@ for file in "$SEED"/generations-*.tar.gz; do
   [ -e "$file" ] && tar -xzf "$file" -C "$CACHE/generations" --skip-old-files
 done
 
-reuse=()
-for name in ${METHODS//,/ }; do
-  record="$RESULTS/$name.json.gz"
-  if [ -f "$record" ]; then reuse+=(--from-results "$name=$record"); fi
-done
 needs_harc=false   # HARC's adapter: for its own row and for HARC + DPO, unless recorded
 for name in harc harc_dpo; do
   if [[ ",$METHODS," == *,$name,* && ! -f "$RESULTS/$name.json.gz" ]]; then needs_harc=true; fi
@@ -47,14 +61,27 @@ from_run=()
 if $needs_harc; then
   if [ ! -f "$RUN/train_summary.json" ]; then
     if [ -d "$RUN" ]; then resume=(--resume); else resume=(); fi
-    harc train --config configs/train/cpu-full.yaml --out "$RUN" "${resume[@]}"
+    harc train --config configs/train/cpu-full.yaml --dtype "$DTYPE" --out "$RUN" "${resume[@]}"
   fi
   from_run=(--from-run "harc=$RUN")
 fi
-harc compare --suite "configs/suites/$SUITE.yaml" --data-config configs/train/cpu-full.yaml \
-  --preset full --threads 2 --out "$OUT" --methods "$METHODS" "${from_run[@]}" "${reuse[@]}"
+
+compare() {  # compare METHODS: evaluate them, reusing every recorded row among them
+  local reuse=() name
+  for name in ${1//,/ }; do
+    if [ -f "$RESULTS/$name.json.gz" ]; then reuse+=(--from-results "$name=$RESULTS/$name.json.gz"); fi
+  done
+  harc compare --suite "configs/suites/$SUITE.yaml" --data-config configs/train/cpu-full.yaml \
+    --preset full --dtype "$DTYPE" --threads 2 --out "$OUT" --methods "$1" "${from_run[@]}" \
+    "${reuse[@]}"
+}
 for name in ${METHODS//,/ }; do
-  if [ ! -f "$RESULTS/$name.json.gz" ]; then cp "$OUT/rows/$name.json.gz" "$RESULTS/"; fi
+  [ -f "$RESULTS/$name.json.gz" ] && continue
+  if [ "$name" = base ]; then compare base; else compare "base,$name"; fi
+  cp "$OUT/rows/$name.json.gz" "$RESULTS/"
+  [ -f "$RESULTS/base.json.gz" ] || cp "$OUT/rows/base.json.gz" "$RESULTS/"
+  echo "recorded $RESULTS/$name.json.gz"
 done
+compare "$METHODS"
 cp "$OUT/table.md" "$RESULTS/table.md"
-echo "records: $RESULTS"
+echo "records and table: $RESULTS"
