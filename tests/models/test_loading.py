@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -42,6 +43,21 @@ def test_load_local_directory_bf16(saved_llama: Path) -> None:
     loaded = load_model(str(saved_llama), dtype="bf16")
     assert loaded.dtype == torch.bfloat16
     assert next(loaded.model.parameters()).dtype == torch.bfloat16
+
+
+def test_emulated_bf16_is_a_warning(saved_llama: Path, monkeypatch: pytest.MonkeyPatch,
+                                    caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2"}))
+    with caplog.at_level(logging.WARNING, logger="harc"):
+        load_model(saved_llama, dtype="float32")
+        assert "emulated" not in caplog.text
+        load_model(saved_llama, dtype="bfloat16")
+    assert "bfloat16 is emulated on this CPU" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
+    with caplog.at_level(logging.WARNING, logger="harc"):
+        load_model(saved_llama, dtype="bfloat16")
+    assert "emulated" not in caplog.text
 
 
 def test_pad_token_falls_back_to_eos() -> None:
