@@ -5,8 +5,10 @@ import gzip
 import json
 
 import pytest
+import torch
 
 import harc.evaluation.runner as runner
+import harc.methods.compare as compare_module
 from harc.errors import HarcError
 from harc.methods.actadd import ActAddMethod
 from harc.methods.cast import CastMethod
@@ -54,6 +56,21 @@ def test_reuse_checks_the_inputs(tmp_path, data_root):  # noqa: F811
     with pytest.raises(HarcError, match=r"records method 'cast', not 'actadd'"):
         _compare(tmp_path / "c", data_root,
                  from_results={"actadd": row_path(tmp_path / "a", "cast")})
+
+
+def test_a_record_of_another_model_fails_before_the_training_data_is_built(
+        tmp_path, data_root, monkeypatch):  # noqa: F811
+    _compare(tmp_path / "a", data_root)
+
+    def fail(*_args, **_kwargs):
+        raise AssertionError("training data built before the records were checked")
+
+    monkeypatch.setattr(compare_module, "build_data", fail)
+    other_dtype = dataclasses.replace(tiny_loaded(), dtype=torch.bfloat16)
+    with pytest.raises(HarcError, match=r"cast was recorded with another model than"):
+        compare(other_dtype, METHODS, suite=tiny_suite(), out_dir=tmp_path / "b",
+                data_root=data_root, progress=False, configs=FAST,
+                from_results={"cast": row_path(tmp_path / "a", "cast")})
 
 
 def test_record_round_trip_is_byte_stable_and_bad_files_are_clear_errors(tmp_path,

@@ -239,6 +239,11 @@ def compare(
     out = Path(out_dir)
     suite = load_suite(suite) if not isinstance(suite, Suite) else suite
     chat = chat or chat_format(loaded)
+    judges = list(judges) if judges is not None else [judge]
+    for name, path in (from_results or {}).items():  # before hours of answer supply
+        early = {"judges": judges, "judge_model": judge_model, "limit_scale": limit_scale}
+        reuse_row(path, name, row_inputs(name, loaded, None, suite, early, preset,
+                                         (configs or {}).get(name)), ignore=frozenset({"data"}))
     if data is None and any(name != BASE for name in names):
         config = data_config if isinstance(data_config, HarcConfig) else HarcConfig.load(
             data_config)
@@ -250,7 +255,7 @@ def compare(
         held_out = training_prompt_texts(data) | set(data.validation_harmful) | set(
             data.validation_harmless)
     common = {"suite": suite, "data_root": data_root,
-              "judges": list(judges) if judges is not None else [judge],
+              "judges": judges,
               "judge_model": judge_model, "decontaminate_with": held_out,
               "limit_scale": limit_scale, "chat": chat, "cache_dir": cache_dir,
               "progress": progress}

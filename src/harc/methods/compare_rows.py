@@ -88,12 +88,14 @@ def read_row_record(path: Path) -> CompareRow:
         raise HarcError(f"{path}: incomplete harc compare row record ({error})") from error
 
 
-def reuse_row(path: Path, method: str, inputs: dict[str, Any]) -> CompareRow:
-    """The recorded row for ``method`` if it was made from exactly ``inputs``."""
+def reuse_row(path: Path, method: str, inputs: dict[str, Any],
+              ignore: frozenset[str] = frozenset()) -> CompareRow:
+    """The recorded row for ``method`` if it was made from exactly ``inputs`` (the keys in
+    ``ignore`` not compared: a check before they are known)."""
     row = read_row_record(path)
     if row.method != method:
         raise HarcError(f"{path}: records method {row.method!r}, not {method!r}")
-    differ = sorted(key for key in {*inputs, *row.inputs}
+    differ = sorted(key for key in {*inputs, *row.inputs} - ignore
                     if _canonical(inputs.get(key)) != _canonical(row.inputs.get(key)))
     if differ:
         raise HarcError(f"{path}: {method} was recorded with another {', '.join(differ)} than "
