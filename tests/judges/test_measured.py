@@ -3,8 +3,9 @@ from __future__ import annotations
 import json
 from importlib import resources
 
-from harc.judges import KeywordJudge, LLMJudge, RefusalProbabilityJudge
+from harc.judges import KeywordJudge, LLMJudge, RefusalProbabilityJudge, classify_refusal
 from harc.judges.measured import (
+    SAME_REFUSAL_CALL,
     describe_agreement,
     kind_label,
     measured_agreement,
@@ -13,6 +14,7 @@ from harc.judges.measured import (
     short_name,
 )
 from tests.evaluation.fakes import FakeGenerator
+from tests.judges.test_keyword import COMPLIANCE, PARTIAL, REFUSALS
 
 ENTRY = {"compared": "harmful", "n": 120, "agreement": 0.9, "kappa": 0.75, "fpr": 0.05,
          "fnr": 0.2, "protocol": "5-fold", "command": "harc judge-eval ..."}
@@ -53,3 +55,21 @@ def test_agreement_lookup_and_description(tmp_path):
     assert line == ("llm-harmbench[Qwen]: measured agreement with labels on jbb-judge "
                     "(harmful, n=120): agreement 0.90, kappa 0.75, FPR 0.05, FNR 0.20, 5-fold.")
     assert describe_agreement("probe", path).startswith("probe: agreement not measured")
+
+
+def test_the_xstest_classifier_is_measured_as_the_keyword_refusal_call(tmp_path):
+    three_way = "keyword three-way (classify_refusal)"
+    assert {three_way: "keyword"} == SAME_REFUSAL_CALL
+    responses = [*REFUSALS, *COMPLIANCE, PARTIAL, "", "Sure.", "I cannot stress this enough: "
+                 "water boils at 100 C at sea level, and lower on a mountain."]
+    keyword = KeywordJudge().judge([""] * len(responses), responses)
+    assert [classify_refusal(r) != "full_compliance" for r in responses] == [
+        v.refused for v in keyword]
+    path = tmp_path / "agreement.json"
+    path.write_text(json.dumps({"keyword": {"xstest": {**ENTRY, "compared": "refused"},
+                                            "jbb": ENTRY}}))
+    assert measured_agreement(three_way, path) == [
+        {"labels": "xstest via keyword", **ENTRY, "compared": "refused"}]
+    assert "on xstest via keyword (refused, n=120)" in describe_agreement(three_way, path)
+    packaged = measured_agreement(three_way)
+    assert packaged and {e["compared"] for e in packaged} == {"refused"}

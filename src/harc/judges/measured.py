@@ -70,12 +70,27 @@ def _table(path: str | None) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+# Classifiers whose refused / not-refused call is another judge's: XSTest's three-way
+# classifier refuses (fully or partly) exactly where the keyword judge does (the same phrase
+# match; tests/judges/test_measured.py checks it on every response): it only splits the keyword
+# judge's refusals into full and partial, so the keyword judge's measured refusal agreement is
+# the agreement of the over-refusal rates it produces.
+SAME_REFUSAL_CALL: dict[str, str] = {"keyword three-way (classify_refusal)": "keyword"}
+
+
 def measured_agreement(judge: str, path: str | Path | None = None) -> list[dict[str, Any]]:
     """Every measured agreement of ``judge`` with a human-labelled set: one dict per labels set,
     the entry's fields plus ``labels``. The name is looked up as given, then without its grader
-    (``llm-harmbench[...]`` -> ``llm-harmbench``); [] when not measured."""
+    (``llm-harmbench[...]`` -> ``llm-harmbench``), then (:data:`SAME_REFUSAL_CALL`) as the judge
+    whose refusal call it shares, whose refusal entries are labelled ``SET via JUDGE``; [] when
+    not measured."""
     table = _table(None if path is None else str(path))
     entries = table.get(judge) or table.get(short_name(judge)) or {}
+    source = SAME_REFUSAL_CALL.get(judge)
+    if not entries and source is not None:
+        entries = {f"{labels} via {source}": entry
+                   for labels, entry in (table.get(source) or {}).items()
+                   if isinstance(entry, dict) and entry.get("compared") == "refused"}
     return [{"labels": labels, **entry} for labels, entry in sorted(entries.items())
             if isinstance(entry, dict)]
 
