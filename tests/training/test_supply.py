@@ -162,7 +162,30 @@ def test_harmful_answers_ablate_the_chosen_slot(make_supplier, monkeypatch):
     assert all(a.provenance == "model+ablation" and a.kind == "harmful" for a in answers.values())
     record = supplier.records[0]
     assert record["settings"]["ablation_slot"] == slot
-    assert f"@{slot}:{record['settings']['direction_sha256']}" in record["model_key"]
+    assert f"@{slot}:{record['settings']['direction']}" in record["model_key"]
+    assert record["settings"]["direction"].startswith("extracted:")
+
+
+def test_an_extracted_direction_is_keyed_by_its_prompts_not_its_bits(make_supplier):
+    """Answers supplied on one machine are reused on another, whose kernels give other bits."""
+    def supplied(scale: float, harmful: list[str]) -> tuple[str, list[str]]:
+        supplier = make_supplier(judge=FixedJudge(False), ablation_slot=1)
+        supplier.set_extraction(harmful, HARMLESS)
+        supplier._directions()
+        supplier.directions = DirectionSet(harm=supplier.directions.harm,
+                                           refusal=supplier.directions.refusal * scale)
+        supplier.harmful_answers(HARMFUL[:2])
+        return supplier.records[0]["key"], [r["settings"]["direction"] for r in supplier.records]
+
+    key, names = supplied(1.0, HARMFUL)
+    assert supplied(1.0 + 1e-3, HARMFUL)[0] == key
+    assert supplied(1.0, HARMFUL[:-1])[0] != key
+    given = make_supplier(judge=FixedJudge(False), ablation_slot=1,
+                          directions=DirectionSet(harm=torch.randn(4, 32),
+                                                  refusal=torch.randn(4, 32)))
+    given.harmful_answers(HARMFUL[:2])
+    assert given.records[0]["settings"]["direction"].startswith("sha256:")
+    assert names[0].startswith("extracted:")
 
 
 def test_configured_ablation_layer_wins(make_supplier):

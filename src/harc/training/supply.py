@@ -20,6 +20,7 @@ Every outcome is cached (:mod:`harc.training.supply_cache`), so a rerun generate
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from harc.directions import DirectionSet, extract_prompt_directions
 from harc.directions.selection import choose_refusal_slot
 from harc.errors import HarcError
 from harc.generation import GenerationSettings, Generator
+from harc.io import sha256_text
 from harc.judges import Judge, Verdict, get_judge
 from harc.models import identity
 from harc.positions import ChatFormat
@@ -109,6 +111,7 @@ class AnswerSupplier:
         self.model_key = model_key or model_name
         self.chat = chat if chat is not None else ChatFormat(tokenizer)
         self.directions = directions
+        self._extracted_here = directions is None
         self.activations = dict(activations) if activations is not None else None
         self._slot = settings.supply_ablation_layer if settings.supply_ablation_layer is not None \
             else ablation_slot
@@ -222,13 +225,23 @@ class AnswerSupplier:
                               progress=self.progress)
         return generator, {}
 
+    def _direction_name(self, direction: torch.Tensor) -> str:
+        """What names the ablated direction in cache keys. Extracted here: its extraction
+        prompts (with the model key, already in every key, they determine it; its bits differ
+        between CPUs, so a digest of its values would make answers supplied on one machine
+        unusable on another). Given by the caller: a digest of its values."""
+        if not self._extracted_here:
+            return "sha256:" + direction_digest(direction)
+        return "extracted:" + sha256_text(json.dumps(self._extraction_prompts(),
+                                                     ensure_ascii=False))[:16]
+
     def _ablated_generator(self) -> tuple[Generator, dict[str, Any]]:
         direction = self.ablation_direction()
-        digest = direction_digest(direction)
-        extra = {"ablation_slot": self.ablation_slot, "direction_sha256": digest}
+        name = self._direction_name(direction)
+        extra = {"ablation_slot": self.ablation_slot, "direction": name}
         generator = Generator(
             self.model, self.tokenizer, chat=self.chat,
-            model_key=f"{self.model_key}|ablate-refusal@{self.ablation_slot}:{digest}",
+            model_key=f"{self.model_key}|ablate-refusal@{self.ablation_slot}:{name}",
             cache_dir=self.generation_cache_dir, progress=self.progress,
             context=lambda: directional_ablation(self.model, direction),
         )
