@@ -17,7 +17,7 @@ from harc.evaluation.judging import judge_rate, verdict_record
 from harc.evaluation.results import Section, SectionResult
 from harc.evaluation.suites import NO_ATTACKER, AttackSpec, BenchmarkEntry, effective_limit
 from harc.generation import GenerationSettings
-from harc.judges.measured import measures_of
+from harc.judges.measured import THREE_WAY_REFUSAL_JUDGE, measures_of
 
 DEFAULT_NEW_TOKENS = {"gsm8k": 512, "humaneval": 512, "ifeval": 1024, "mt_bench": 1024}
 BENCHMARK_JUDGES = {
@@ -25,13 +25,13 @@ BENCHMARK_JUDGES = {
     "gsm8k": "final-number exact match",
     "humaneval": "sandboxed unit tests",
     "ifeval": "rule checks (strict)",
-    "xstest": "keyword three-way (classify_refusal)",
-    "or_bench": "keyword three-way (classify_refusal)",
+    "xstest": THREE_WAY_REFUSAL_JUDGE,
+    "or_bench": THREE_WAY_REFUSAL_JUDGE,
     "coconot_contrast": "keyword",
 }
 SCALES = {"mt_bench": 10.0}
 DATA_ATTACKS = frozenset({"pap", "deep_inception", "code_attack"})
-FALLBACK_JUDGE = "keyword three-way (classify_refusal)"
+FALLBACK_JUDGE = THREE_WAY_REFUSAL_JUDGE
 
 
 class SkipSection(HarcError):

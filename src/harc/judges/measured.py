@@ -75,7 +75,8 @@ def _table(path: str | None) -> dict[str, Any]:
 # match; tests/judges/test_measured.py checks it on every response): it only splits the keyword
 # judge's refusals into full and partial, so the keyword judge's measured refusal agreement is
 # the agreement of the over-refusal rates it produces.
-SAME_REFUSAL_CALL: dict[str, str] = {"keyword three-way (classify_refusal)": "keyword"}
+THREE_WAY_REFUSAL_JUDGE = "keyword three-way (classify_refusal)"  # over-refusal sections' judge
+SAME_REFUSAL_CALL: dict[str, str] = {THREE_WAY_REFUSAL_JUDGE: "keyword"}
 
 
 def measured_agreement(judge: str, path: str | Path | None = None) -> list[dict[str, Any]]:
