@@ -37,6 +37,7 @@ from harc.jobs import load_record, save_record
 from harc.methods.base import OUTPUT_FILE, MethodOutput
 from harc.methods.compare_rows import (
     CompareRow,
+    check_row_inputs,
     evaluation_seconds,
     reuse_row,
     row_path,
@@ -239,34 +240,34 @@ def compare(
     out = Path(out_dir)
     suite = load_suite(suite) if not isinstance(suite, Suite) else suite
     chat = chat or chat_format(loaded)
-    judges = list(judges) if judges is not None else [judge]
-    for name, path in (from_results or {}).items():  # before hours of answer supply
-        early = {"judges": judges, "judge_model": judge_model, "limit_scale": limit_scale}
-        reuse_row(path, name, row_inputs(name, loaded, None, suite, early, preset,
-                                         (configs or {}).get(name)), ignore=frozenset({"data"}))
+    common: dict[str, Any] = {
+        "suite": suite, "data_root": data_root,
+        "judges": list(judges) if judges is not None else [judge], "judge_model": judge_model,
+        "decontaminate_with": None, "limit_scale": limit_scale, "chat": chat,
+        "cache_dir": cache_dir, "progress": progress}
+    # Every record read and checked before hours of answer supply (its data digest after).
+    recorded = {name: reuse_row(path, name, row_inputs(name, loaded, None, suite, common, preset,
+                                                       (configs or {}).get(name)),
+                                ignore=frozenset({"data"}))
+                for name, path in (from_results or {}).items()}
     if data is None and any(name != BASE for name in names):
         config = data_config if isinstance(data_config, HarcConfig) else HarcConfig.load(
             data_config)
         data = build_data(loaded, config, out / "data", chat=chat, progress=progress)
-    held_out = None
     if data is not None:
         from harc.training.data import training_prompt_texts
 
-        held_out = training_prompt_texts(data) | set(data.validation_harmful) | set(
-            data.validation_harmless)
-    common = {"suite": suite, "data_root": data_root,
-              "judges": judges,
-              "judge_model": judge_model, "decontaminate_with": held_out,
-              "limit_scale": limit_scale, "chat": chat, "cache_dir": cache_dir,
-              "progress": progress}
+        common["decontaminate_with"] = training_prompt_texts(data) | set(
+            data.validation_harmful) | set(data.validation_harmless)
     rows: list[CompareRow] = []
     outputs: dict[str, MethodOutput] = {}
     for name in names:
         output, cached, build_seconds = None, False, 0.0
         overrides: dict[str, Any] = dict((configs or {}).get(name, {}))
         inputs = row_inputs(name, loaded, data, suite, common, preset, overrides)
-        if name in (from_results or {}):
-            rows.append(reuse_row((from_results or {})[name], name, inputs))
+        if name in recorded:
+            check_row_inputs(recorded[name], (from_results or {})[name], inputs)
+            rows.append(recorded[name])
             continue
         if name != BASE:
             assert data is not None

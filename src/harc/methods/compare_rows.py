@@ -95,12 +95,18 @@ def reuse_row(path: Path, method: str, inputs: dict[str, Any],
     row = read_row_record(path)
     if row.method != method:
         raise HarcError(f"{path}: records method {row.method!r}, not {method!r}")
+    check_row_inputs(row, path, inputs, ignore)
+    return row
+
+
+def check_row_inputs(row: CompareRow, path: Path, inputs: dict[str, Any],
+                     ignore: frozenset[str] = frozenset()) -> None:
+    """A one-line error unless ``row`` (read from ``path``) was made from ``inputs``."""
     differ = sorted(key for key in {*inputs, *row.inputs} - ignore
                     if _canonical(inputs.get(key)) != _canonical(row.inputs.get(key)))
     if differ:
-        raise HarcError(f"{path}: {method} was recorded with another {', '.join(differ)} than "
-                        "this comparison's; run it again instead")
-    return row
+        raise HarcError(f"{path}: {row.method} was recorded with another {', '.join(differ)} "
+                        "than this comparison's; run it again instead")
 
 
 def _canonical(value: Any) -> str:
