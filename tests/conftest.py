@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from harc.models.cpu_bf16 import stop_routing_bf16_matmuls
 from tests.tiny import ARCHITECTURES, template_for, tiny_model, tiny_tokenizer
 
 torch.set_num_threads(2)
@@ -17,6 +18,14 @@ def arch(request: pytest.FixtureRequest) -> str:
 def tiny_pair(arch: str):
     """(model, tokenizer) for each tiny architecture, with that family's chat-template style."""
     return tiny_model(arch), tiny_tokenizer(template_for(arch))
+
+
+@pytest.fixture(autouse=True)
+def _unrouted_bf16_matmuls():
+    """Loading a bf16 model on a CPU without native bf16 routes its matmuls through float32
+    for the rest of the process (harc.models.cpu_bf16); each test starts without it."""
+    yield
+    stop_routing_bf16_matmuls()
 
 
 @pytest.fixture(autouse=True)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import pytest
@@ -8,6 +7,7 @@ import torch
 
 from harc.errors import HarcError
 from harc.models import LoadedModel, devices, load_model, loading
+from harc.models.cpu_bf16 import bf16_matmuls_routed
 from harc.models.devices import resolve_device, resolve_dtype
 from harc.models.loading import prepare_tokenizer
 from tests.tiny import tiny_model, tiny_tokenizer
@@ -45,19 +45,17 @@ def test_load_local_directory_bf16(saved_llama: Path) -> None:
     assert next(loaded.model.parameters()).dtype == torch.bfloat16
 
 
-def test_emulated_bf16_is_a_warning(saved_llama: Path, monkeypatch: pytest.MonkeyPatch,
-                                    caplog: pytest.LogCaptureFixture) -> None:
-    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2"}))
-    with caplog.at_level(logging.WARNING, logger="harc"):
-        load_model(saved_llama, dtype="float32")
-        assert "emulated" not in caplog.text
-        load_model(saved_llama, dtype="bfloat16")
-    assert "bfloat16 is emulated on this CPU" in caplog.text
-    caplog.clear()
+def test_bf16_without_native_kernels_routes_matmuls_through_float32(
+        saved_llama: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx512_bf16"}))
-    with caplog.at_level(logging.WARNING, logger="harc"):
-        load_model(saved_llama, dtype="bfloat16")
-    assert "emulated" not in caplog.text
+    load_model(saved_llama, dtype="bfloat16")
+    assert not bf16_matmuls_routed()
+    monkeypatch.setattr(devices, "cpu_flags", lambda: frozenset({"avx2"}))
+    load_model(saved_llama, dtype="float32")
+    assert not bf16_matmuls_routed()
+    loaded = load_model(saved_llama, dtype="bfloat16")
+    assert bf16_matmuls_routed()
+    assert loaded.dtype == torch.bfloat16  # weights stay bf16; only products are widened
 
 
 def test_pad_token_falls_back_to_eos() -> None:

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from harc.errors import HarcError
+from harc.models.cpu_bf16 import route_bf16_matmuls
 from harc.models.default import EMBEDDED_PREFIX, embedded_model_path
 from harc.models.devices import AUTO, native_bf16, resolve_device, resolve_dtype
 
@@ -179,10 +180,7 @@ def load_model(
     target_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, target_device)
     if torch_dtype is torch.bfloat16 and target_device.type == "cpu" and not native_bf16("cpu"):
-        # Measured on a 2-core AVX2 CPU: a HARC training step 19 s in float32, over 6 min in
-        # bfloat16 (generation suffers less: 28 s against 23 s for 8 x 32 tokens).
-        logger.warning("bfloat16 is emulated on this CPU (no AVX512-BF16, AMX or Arm BF16): "
-                       "training and long prompts run many times slower than in float32")
+        route_bf16_matmuls()
     name_or_path = str(name_or_path)
     if name_or_path.startswith(EMBEDDED_PREFIX):
         name_or_path = str(embedded_model_path(name_or_path))

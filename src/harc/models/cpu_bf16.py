@@ -1,0 +1,105 @@
+"""bfloat16 models on CPUs without native bf16 matmuls: their matmuls computed in float32.
+
+PyTorch multiplies bf16 matrices on a CPU with a fast kernel only where the CPU has bf16
+instructions (AVX512-BF16 or AMX on x86). Elsewhere a product of M rows costs M times a matrix-
+vector product: on a 2-core AVX2 EPYC, 210 ms for 256 x 896 @ 896 x 4864 against 47 ms in
+float32, and a HARC training step of the 0.5B model over 6 min against 19 s in float32 (21 s
+routed as below). A native bf16 matmul multiplies bf16 operands and sums the products in
+float32; widening the operands to float32 (exact) and rounding the result to bf16 computes the
+same thing up to the order of the sums, which already differs between CPU kernels: greedy
+answers of the 0.5B model match answers recorded on an AVX512-BF16 CPU for 17 of 32 prompts
+routed, 18 with PyTorch's own bf16 path, 20 in float32 (the keyword judge's verdict for 31 of 32
+in each; ``benchmarks/results/cpu_bf16-avx2.json``). Weights and activations stay bfloat16
+(memory, cache keys and records are those of a bf16 model); only the matmuls of at least
+:data:`MIN_ROWS` rows are widened, since below that the bf16 kernel is as fast as float32 and
+the weight's widening would cost more than it saves.
+
+:func:`route_bf16_matmuls` installs this for the process's main thread, once; loading a bf16
+model on such a CPU does it (:func:`harc.models.load_model`). Products computed in other threads
+take PyTorch's own path (slow, same result up to rounding).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch.overrides import TorchFunctionMode, _get_current_function_mode
+
+from harc.errors import HarcError
+
+logger = logging.getLogger(__name__)
+
+# Measured (benchmarks/cpu_bf16.py, 896 -> 4864 linear): 8 rows 6.7 ms in bf16, 8 widened;
+# 32 rows 27 ms in bf16, 15-20 widened.
+MIN_ROWS = 16
+
+_MATMULS = frozenset({
+    F.linear, torch.matmul, torch.mm, torch.bmm, torch.addmm, torch.baddbmm,
+    torch.Tensor.matmul, torch.Tensor.__matmul__, torch.Tensor.mm, torch.Tensor.bmm,
+})
+
+
+def _widen(value: Any) -> Any:
+    if isinstance(value, torch.Tensor) and value.dtype is torch.bfloat16:
+        return value.float()
+    return value
+
+
+def _is_wide_cpu_bf16(value: Any) -> bool:
+    return (
+        isinstance(value, torch.Tensor)
+        and value.dtype is torch.bfloat16
+        and value.device.type == "cpu"
+        and value.dim() >= 2
+        and value.numel() // max(value.shape[-1], 1) >= MIN_ROWS
+    )
+
+
+class Float32Matmuls(TorchFunctionMode):
+    """Computes the bf16 CPU matmuls whose first operand has at least ``MIN_ROWS`` rows in
+    float32 and returns them in bf16; every other call passes through unchanged. Autograd
+    follows the widening, so backward products are float32 too."""
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
+                           kwargs: dict[str, Any] | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _MATMULS and args and _is_wide_cpu_bf16(args[0]):
+            result = func(*map(_widen, args), **{key: _widen(v) for key, v in kwargs.items()})
+            return result.to(torch.bfloat16)
+        return func(*args, **kwargs)
+
+
+_installed: Float32Matmuls | None = None
+
+
+def route_bf16_matmuls() -> bool:
+    """Install :class:`Float32Matmuls` for the rest of the process (main thread); True if this
+    call installed it, False if it already was."""
+    global _installed
+    if _installed is not None:
+        return False
+    _installed = Float32Matmuls()
+    _installed.__enter__()
+    logger.info("bfloat16 matmuls on this CPU are computed in float32 (no native bf16 kernel)")
+    return True
+
+
+def stop_routing_bf16_matmuls() -> bool:
+    """Undo :func:`route_bf16_matmuls` (tests, benchmarks); True if it was installed. Only
+    possible while it is the innermost torch-function mode, else a HarcError."""
+    global _installed
+    if _installed is None:
+        return False
+    if _get_current_function_mode() is not _installed:
+        raise HarcError("cannot stop routing bf16 matmuls inside another torch-function mode")
+    _installed.__exit__(None, None, None)
+    _installed = None
+    return True
+
+
+def bf16_matmuls_routed() -> bool:
+    """Whether :func:`route_bf16_matmuls` has been called in this process."""
+    return _installed is not None

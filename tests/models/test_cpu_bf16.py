@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from harc.errors import HarcError
+from harc.models.cpu_bf16 import (
+    MIN_ROWS,
+    Float32Matmuls,
+    bf16_matmuls_routed,
+    route_bf16_matmuls,
+    stop_routing_bf16_matmuls,
+)
+from tests.tiny import tiny_model
+
+
+def _bf16(*shape: int, seed: int) -> torch.Tensor:
+    return torch.randn(*shape, generator=torch.Generator().manual_seed(seed)).bfloat16()
+
+
+@pytest.fixture
+def widenings(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[torch.Size]]:
+    """Shapes of the tensors widened to float32 by the mode while the test runs."""
+    shapes: list[torch.Size] = []
+    real = torch.Tensor.float
+
+    def spy(self: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        shapes.append(self.shape)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(torch.Tensor, "float", spy)
+    yield shapes
+
+
+def test_a_wide_bf16_product_is_the_float32_product_rounded_to_bf16(
+        widenings: list[torch.Size]) -> None:
+    x, weight, bias = _bf16(MIN_ROWS, 64, seed=0), _bf16(48, 64, seed=1), _bf16(48, seed=2)
+    expected = (x.double() @ weight.double().T + bias.double()).float().bfloat16()
+    widenings.clear()
+    with Float32Matmuls():
+        got = F.linear(x, weight, bias)
+        product = x @ weight.T
+        batched = torch.bmm(x[None], weight.T[None])
+    assert widenings == [x.shape, weight.shape, bias.shape, x.shape, weight.T.shape,
+                         (1, *x.shape), (1, *weight.T.shape)]
+    assert got.dtype is product.dtype is batched.dtype is torch.bfloat16
+    assert (got.float() - expected.float()).abs().max() <= 1e-2 * expected.float().abs().max()
+    assert torch.equal(batched[0], product)
+
+
+def test_narrow_and_float32_products_pass_through(widenings: list[torch.Size]) -> None:
+    narrow, weight = _bf16(MIN_ROWS - 1, 64, seed=0), _bf16(48, 64, seed=1)
+    wide32, weight32 = _bf16(64, 64, seed=3).float(), weight.float()
+    widenings.clear()
+    with Float32Matmuls():
+        narrow_out = F.linear(narrow, weight)
+        wide_out = F.linear(wide32, weight32)
+    assert widenings == []
+    assert narrow_out.dtype is torch.bfloat16 and wide_out.dtype is torch.float32
+    assert torch.equal(narrow_out, F.linear(narrow, weight))
+
+
+def test_gradients_flow_through_the_widening() -> None:
+    x = _bf16(MIN_ROWS, 32, seed=0)
+    weight = _bf16(8, 32, seed=1).requires_grad_()
+    with Float32Matmuls():
+        F.linear(x, weight).float().square().sum().backward()
+    reference = weight.detach().float().requires_grad_()
+    F.linear(x.float(), reference).bfloat16().float().square().sum().backward()
+    assert weight.grad is not None and weight.grad.dtype is torch.bfloat16
+    assert torch.allclose(weight.grad.float(), reference.grad, rtol=2e-2, atol=1e-2)
+
+
+def test_a_routed_bf16_model_agrees_with_pytorchs_bf16_path() -> None:
+    model = tiny_model("qwen2", num_layers=2).to(torch.bfloat16).eval()
+    ids = torch.randint(0, 300, (2, 24), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        plain = model(ids).logits.float()
+        route_bf16_matmuls()
+        routed = model(ids).logits.float()
+        exact = model.float()(ids).logits
+    assert bf16_matmuls_routed()
+    scale = exact.abs().max()
+    # Both are bf16 computations of the float32 logits: equally far from them.
+    assert (routed - exact).abs().max() < 0.05 * scale
+    assert (plain - exact).abs().max() < 0.05 * scale
+    assert (routed.argmax(-1) == plain.argmax(-1)).float().mean() > 0.9
+
+
+def test_routing_is_installed_once_and_can_be_stopped() -> None:
+    assert not bf16_matmuls_routed()
+    assert route_bf16_matmuls() is True
+    assert route_bf16_matmuls() is False
+    assert bf16_matmuls_routed()
+    with Float32Matmuls(), pytest.raises(HarcError, match="inside another"):
+        stop_routing_bf16_matmuls()
+    assert stop_routing_bf16_matmuls() is True
+    assert stop_routing_bf16_matmuls() is False
+    assert not bf16_matmuls_routed()
