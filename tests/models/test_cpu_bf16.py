@@ -100,3 +100,37 @@ def test_routing_is_installed_once_and_can_be_stopped() -> None:
     assert stop_routing_bf16_matmuls() is True
     assert stop_routing_bf16_matmuls() is False
     assert not bf16_matmuls_routed()
+
+
+def test_frozen_weights_are_widened_once_until_they_change(widenings: list[torch.Size]) -> None:
+    weight = torch.nn.Parameter(_bf16(48, 64, seed=1), requires_grad=False)
+    x = _bf16(MIN_ROWS, 64, seed=0)
+    mode = Float32Matmuls(cache_bytes=1 << 20)
+    widenings.clear()
+    with mode:
+        first = F.linear(x, weight)
+        again = F.linear(x, weight)
+        with torch.no_grad():
+            weight.mul_(2)  # an in-place change: its version counter moves
+        doubled = F.linear(x, weight)
+    assert widenings == [x.shape, weight.shape, x.shape, x.shape, weight.shape]
+    assert torch.equal(first, again)
+    assert torch.equal(doubled, (2 * first.float()).bfloat16())
+    assert mode.cached_bytes == weight.numel() * 4
+    del weight
+    assert mode.cached_bytes == 0  # forgotten with the weight
+
+
+def test_trained_weights_and_a_full_cache_are_widened_every_time(
+        widenings: list[torch.Size]) -> None:
+    x = _bf16(MIN_ROWS, 64, seed=0)
+    trained = torch.nn.Parameter(_bf16(48, 64, seed=1))
+    frozen = torch.nn.Parameter(_bf16(48, 64, seed=2), requires_grad=False)
+    mode = Float32Matmuls(cache_bytes=frozen.numel() * 4 - 1)
+    widenings.clear()
+    with mode:
+        for _ in range(2):
+            F.linear(x, trained)
+            F.linear(x, frozen)
+    assert widenings == [x.shape, trained.shape, x.shape, frozen.shape] * 2
+    assert mode.cached_bytes == 0
