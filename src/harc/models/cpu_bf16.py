@@ -10,7 +10,7 @@ operands to float32 (exact) and rounding the result to bf16 computes the same th
 order of the sums, which already differs between CPU kernels: greedy answers of the 0.5B model
 match answers recorded on an AVX512-BF16 CPU for 17 of 32 prompts routed, 18 with PyTorch's own
 bf16 path, 20 in float32 (the keyword judge's verdict for 31 of 32 in each;
-``benchmarks/results/cpu_bf16-avx2.json``). Weights and activations stay bfloat16 (memory, cache
+``benchmarks/results/cpu_bf16-avx2.json``). Weights and activations stay bfloat16 (cache
 keys and records are those of a bf16 model); only the matmuls of at least :data:`MIN_ROWS` rows
 are widened, since below that the bf16 kernel is as fast as float32 and the weight's widening
 would cost more than it saves. The float32 copies of frozen weights are kept (up to a quarter of
