@@ -35,13 +35,8 @@ def package_versions() -> dict[str, str | None]:
 def hardware() -> dict[str, Any]:
     import torch
 
-    from harc.models.cpu_bf16 import bf16_matmuls_routed
-    from harc.models.devices import native_bf16
-
     record: dict[str, Any] = {"platform": platform.platform(), "python": sys.version.split()[0],
-                              "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                              "cpu_native_bf16": native_bf16("cpu"),
-                              "bf16_matmuls_in_float32": bf16_matmuls_routed()}
+                              "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
     if torch.cuda.is_available():
         record["cuda"] = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return record

@@ -94,9 +94,9 @@ def test_every_invocation_is_recorded_in_the_run_manifest(tiny_dir, tmp_path):
     assert record["model"]["dtype"] in ("float32", "bfloat16") and len(record["model"]["key"]) > 10
     assert len(record["model"]["chat_template_sha256"]) == 64
     assert record["packages"]["torch"] and record["hardware"]["cpus"]
-    hardware = record["hardware"]
-    assert hardware["bf16_matmuls_in_float32"] is (
-        record["model"]["dtype"] == "bfloat16" and not hardware["cpu_native_bf16"])
+    model = record["model"]
+    assert model["bf16_matmuls_in_float32"] is (
+        model["dtype"] == "bfloat16" and not model["native_bf16"])
     assert record["file_digests"] == {}  # no setting named a file
 
 

@@ -144,11 +144,15 @@ def load_from_args(args: argparse.Namespace) -> LoadedModel:
 def model_record(loaded: LoadedModel) -> dict[str, object]:
     """The loaded model as the run manifest records it."""
     from harc.io import sha256_text
+    from harc.models.cpu_bf16 import bf16_matmuls_routed
+    from harc.models.devices import native_bf16
     from harc.models.identity import model_key
 
     template = getattr(loaded.tokenizer, "chat_template", None)
     return {"name": loaded.name, "source": loaded.source, "key": model_key(loaded),
             "dtype": str(loaded.dtype).removeprefix("torch."), "device": str(loaded.device),
+            "native_bf16": native_bf16(loaded.device),
+            "bf16_matmuls_in_float32": bf16_matmuls_routed(),
             "chat_template_sha256": sha256_text(template) if template is not None else None,
             "template": loaded.template}
 
