@@ -102,23 +102,40 @@ def test_routing_is_installed_once_and_can_be_stopped() -> None:
     assert not bf16_matmuls_routed()
 
 
-def test_frozen_weights_are_widened_once_until_they_change(widenings: list[torch.Size]) -> None:
+def test_frozen_weights_are_widened_once_per_block_until_they_change(
+        widenings: list[torch.Size]) -> None:
     weight = torch.nn.Parameter(_bf16(48, 64, seed=1), requires_grad=False)
     x = _bf16(MIN_ROWS, 64, seed=0)
     mode = Float32Matmuls(cache_bytes=1 << 20)
     widenings.clear()
-    with mode:
+    with mode, mode.frozen_copies():
         first = F.linear(x, weight)
         again = F.linear(x, weight)
         with torch.no_grad():
-            weight.mul_(2)  # an in-place change: its version counter moves
+            weight.mul_(2)  # an in-place change autograd sees: its version counter moves
         doubled = F.linear(x, weight)
+        assert mode.cached_bytes == weight.numel() * 4
     assert widenings == [x.shape, weight.shape, x.shape, x.shape, weight.shape]
     assert torch.equal(first, again)
     assert torch.equal(doubled, (2 * first.float()).bfloat16())
-    assert mode.cached_bytes == weight.numel() * 4
-    del weight
-    assert mode.cached_bytes == 0  # forgotten with the weight
+    assert mode.cached_bytes == 0  # dropped when the block ends
+
+
+def test_no_copy_outlives_its_block_so_data_changes_are_seen(widenings: list[torch.Size]) -> None:
+    weight = torch.nn.Parameter(_bf16(48, 64, seed=1), requires_grad=False)
+    x = _bf16(MIN_ROWS, 64, seed=0)
+    mode = Float32Matmuls(cache_bytes=1 << 20)
+    with mode:
+        with mode.frozen_copies():
+            first = F.linear(x, weight)
+        weight.data.mul_(2)  # how PEFT merges: the version counter does not move
+        with mode.frozen_copies():
+            doubled = F.linear(x, weight)
+        widenings.clear()
+        F.linear(x, weight)  # outside a block nothing is kept
+        F.linear(x, weight)
+    assert widenings == [x.shape, weight.shape] * 2
+    assert torch.equal(doubled, (2 * first.float()).bfloat16())
 
 
 def test_trained_weights_and_a_full_cache_are_widened_every_time(
@@ -128,9 +145,41 @@ def test_trained_weights_and_a_full_cache_are_widened_every_time(
     frozen = torch.nn.Parameter(_bf16(48, 64, seed=2), requires_grad=False)
     mode = Float32Matmuls(cache_bytes=frozen.numel() * 4 - 1)
     widenings.clear()
-    with mode:
+    with mode, mode.frozen_copies():
         for _ in range(2):
             F.linear(x, trained)
             F.linear(x, frozen)
     assert widenings == [x.shape, trained.shape, x.shape, frozen.shape] * 2
     assert mode.cached_bytes == 0
+
+
+def test_generation_keeps_copies_only_while_it_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    from harc.generation import GenerationSettings, Generator
+    from harc.models import cpu_bf16
+    from tests.tiny import tiny_tokenizer
+
+    model = tiny_model("qwen2", num_layers=2).to(torch.bfloat16).eval().requires_grad_(False)
+    tokenizer = tiny_tokenizer()
+    seen: list[int] = []
+    route_bf16_matmuls()
+    installed = cpu_bf16._installed
+    assert installed is not None
+    real = installed._widen
+
+    def spy(value: object) -> object:
+        result = real(value)
+        seen.append(installed.cached_bytes)
+        return result
+
+    monkeypatch.setattr(installed, "_widen", spy)
+    prompts = [f"prompt number {i}" for i in range(MIN_ROWS)]
+    settings = GenerationSettings(max_new_tokens=3, batch_size=MIN_ROWS)
+    with torch.no_grad():
+        plain = Generator(model, tokenizer, progress=False, cache_dir=None)
+        plain.cache_dir = plain.cache_dir / "routed"
+        routed = plain.generate(prompts, settings)
+    assert max(seen) > 0 and installed.cached_bytes == 0
+    stop_routing_bf16_matmuls()
+    unrouted = Generator(model, tokenizer, progress=False)
+    unrouted.cache_dir = unrouted.cache_dir / "unrouted"
+    assert len(routed) == len(unrouted.generate(prompts, settings)) == MIN_ROWS

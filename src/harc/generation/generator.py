@@ -15,6 +15,7 @@ from harc.errors import HarcError
 from harc.generation.base import CachedGenerator
 from harc.generation.settings import GenerationSettings
 from harc.generation.stopping import stop_token_ids
+from harc.models.cpu_bf16 import frozen_weight_copies
 from harc.models.loading import contiguous_head_input
 from harc.positions import ChatFormat
 
@@ -64,7 +65,8 @@ class Generator(CachedGenerator):
         device = _model_device(self.model)
         config = self.generation_config(settings)
         context = self.context() if self.context is not None else nullcontext()
-        with torch.inference_mode(), _seeded(settings, texts, device), context:
+        with torch.inference_mode(), _seeded(settings, texts, device), context, \
+                frozen_weight_copies():
             output = self.model.generate(
                 input_ids=input_ids.to(device),
                 attention_mask=attention_mask.to(device),

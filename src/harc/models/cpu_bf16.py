@@ -13,8 +13,9 @@ bf16 path, 20 in float32 (the keyword judge's verdict for 31 of 32 in each;
 ``benchmarks/results/cpu_bf16-avx2.json``). Weights and activations stay bfloat16 (cache
 keys and records are those of a bf16 model); only the matmuls of at least :data:`MIN_ROWS` rows
 are widened, since below that the bf16 kernel is as fast as float32 and the weight's widening
-would cost more than it saves. The float32 copies of frozen weights are kept (up to a quarter of
-the machine's memory), so decoding does not widen the LM head at every token.
+would cost more than it saves. Within one generate call the float32 copies of frozen weights are
+kept (up to a quarter of the machine's memory), so decoding does not widen the LM head at every
+token.
 
 :func:`route_bf16_matmuls` installs this for the process's main thread, once; loading a bf16
 model on such a CPU does it (:func:`harc.models.load_model`). Products computed in other threads
@@ -26,6 +27,8 @@ from __future__ import annotations
 import logging
 import os
 import weakref
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 import torch
@@ -69,9 +72,12 @@ class Float32Matmuls(TorchFunctionMode):
     float32 and returns them in bf16; every other call passes through unchanged. Autograd
     follows the widening, so backward products are float32 too.
 
-    The float32 copies of frozen weights (parameters that need no gradient) are kept, up to
-    ``cache_bytes`` in all, and made again when the weight changes in place (its version
-    counter moves): without them, decoding widened the 152k-row LM head at every token.
+    Inside :meth:`frozen_copies` the float32 copies of frozen weights (parameters that need no
+    gradient) are kept, up to ``cache_bytes`` in all, and made again if a weight changes in place
+    under autograd's eye (its version counter moves). They are dropped when the block ends: a
+    change through ``.data`` (how PEFT merges adapters) leaves the version counter alone, so a
+    copy kept across calls could go stale. Generation runs in such a block: without it, decoding
+    widened the 152k-row LM head at every token.
     """
 
     def __init__(self, cache_bytes: int = 0) -> None:
@@ -79,6 +85,19 @@ class Float32Matmuls(TorchFunctionMode):
         self.cache_bytes = cache_bytes
         self.cached_bytes = 0
         self._copies: dict[int, tuple[int, torch.Tensor]] = {}
+        self._keeping = 0
+
+    @contextmanager
+    def frozen_copies(self) -> Iterator[None]:
+        """Keep the float32 copies of frozen weights while the block runs."""
+        self._keeping += 1
+        try:
+            yield
+        finally:
+            self._keeping -= 1
+            if not self._keeping:
+                self._copies.clear()
+                self.cached_bytes = 0
 
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
@@ -92,7 +111,7 @@ class Float32Matmuls(TorchFunctionMode):
     def _widen(self, value: Any) -> Any:
         if not isinstance(value, torch.Tensor) or value.dtype is not torch.bfloat16:
             return value
-        if not isinstance(value, torch.nn.Parameter) or value.requires_grad:
+        if not self._keeping or not isinstance(value, torch.nn.Parameter) or value.requires_grad:
             return value.float()
         key = id(value)
         kept = self._copies.get(key)
@@ -115,6 +134,13 @@ class Float32Matmuls(TorchFunctionMode):
 
 
 _installed: Float32Matmuls | None = None
+
+
+def frozen_weight_copies() -> AbstractContextManager[None]:
+    """A block in which the routed matmuls keep their float32 copies of frozen weights (see
+    :class:`Float32Matmuls`); a no-op where bf16 matmuls are not routed. For blocks whose
+    weights do not change, such as one ``model.generate`` call."""
+    return _installed.frozen_copies() if _installed is not None else nullcontext()
 
 
 def route_bf16_matmuls() -> bool:
