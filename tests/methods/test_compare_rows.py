@@ -79,6 +79,12 @@ def test_record_round_trip_is_byte_stable_and_bad_files_are_clear_errors(tmp_pat
     write_row_record(row, tmp_path / "one.json.gz")
     write_row_record(read_row_record(tmp_path / "one.json.gz"), tmp_path / "two.json.gz")
     assert (tmp_path / "one.json.gz").read_bytes() == (tmp_path / "two.json.gz").read_bytes()
+    machine = read_row_record(tmp_path / "one.json.gz").machine
+    assert machine is not None and set(machine) >= {"cpu_native_bf16", "bf16_matmuls_in_float32"}
+    elsewhere = read_row_record(tmp_path / "one.json.gz")
+    elsewhere.machine = {"cpu": "another CPU"}
+    write_row_record(elsewhere, tmp_path / "three.json.gz")  # a read row keeps its machine
+    assert read_row_record(tmp_path / "three.json.gz").machine == {"cpu": "another CPU"}
     (tmp_path / "plain.json.gz").write_text("{}")
     with pytest.raises(HarcError, match="not a readable harc compare row record"):
         read_row_record(tmp_path / "plain.json.gz")

@@ -20,6 +20,7 @@ from typing import Any
 from harc.errors import HarcError
 from harc.evaluation.results import EvaluationResult
 from harc.io import atomic_path
+from harc.models.devices import machine_description
 
 ROW_FORMAT = "harc-compare-row/1"
 ROWS_DIR = "rows"
@@ -35,6 +36,7 @@ class CompareRow:
     result: EvaluationResult
     extra: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
+    machine: dict[str, Any] | None = None  # a read record's; None: this process's machine
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "kind": self.kind, "build_seconds": self.build_seconds,
@@ -56,9 +58,11 @@ def row_path(out_dir: Path, method: str) -> Path:
 
 
 def write_row_record(row: CompareRow, path: Path) -> None:
-    """Write ``row`` (its evaluation with every sample, and its inputs) atomically."""
+    """Write ``row`` (its evaluation with every sample, and its inputs) atomically, with the
+    machine that computed it (not an input: rows made on other machines are compared)."""
     record = {"format": ROW_FORMAT, "method": row.method, "kind": row.kind,
               "build_seconds": row.build_seconds, "eval_seconds": row.eval_seconds,
+              "machine": row.machine or machine_description(),
               "extra": row.extra, "inputs": row.inputs, "result": row.result.to_dict()}
     payload = json.dumps(record, default=str).encode("utf-8")
     # mtime=0 and no file name: the same row gives the same bytes
@@ -83,7 +87,7 @@ def read_row_record(path: Path) -> CompareRow:
         return CompareRow(str(record["method"]), str(record["kind"]),
                           float(record["build_seconds"]), evaluation_seconds(result),
                           True, result, dict(record.get("extra") or {}),
-                          dict(record["inputs"]))
+                          dict(record["inputs"]), record.get("machine"))
     except (KeyError, TypeError, ValueError) as error:
         raise HarcError(f"{path}: incomplete harc compare row record ({error})") from error
 

@@ -47,6 +47,30 @@ def native_bf16(device: str | torch.device) -> bool:
     return False
 
 
+def cpu_name() -> str | None:
+    """The CPU's model name as Linux reports it (None elsewhere)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return None
+    for line in text.splitlines():
+        if line.split(":", 1)[0].strip().lower() == "model name":
+            return line.split(":", 1)[1].strip()
+    return None
+
+
+def machine_description() -> dict[str, object]:
+    """What computed a result, for records that may be compared across machines: the CPU and
+    whether it has native bf16, whether bf16 matmuls are computed in float32 in this process
+    (:mod:`harc.models.cpu_bf16`), and the CUDA devices."""
+    from harc.models.cpu_bf16 import bf16_matmuls_routed
+
+    cuda = ([torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+            if torch.cuda.is_available() else [])
+    return {"cpu": cpu_name(), "cpu_native_bf16": native_bf16("cpu"),
+            "bf16_matmuls_in_float32": bf16_matmuls_routed(), "cuda": cuda}
+
+
 def resolve_dtype(dtype: str | torch.dtype, device: str | torch.device = "cpu") -> torch.dtype:
     """A torch dtype from its name; ``auto`` is bfloat16 where ``device`` has native bf16
     (GPUs, CPUs with AVX512-BF16 / AMX / Arm BF16) and float32 elsewhere.
