@@ -58,7 +58,11 @@ def test_narrow_and_float32_products_pass_through(widenings: list[torch.Size]) -
     with Float32Matmuls():
         narrow_out = F.linear(narrow, weight)
         wide_out = F.linear(wide32, weight32)
+    wide, out = _bf16(MIN_ROWS, 64, seed=4), torch.empty(MIN_ROWS, 48, dtype=torch.bfloat16)
+    with Float32Matmuls():
+        torch.mm(wide, weight.T, out=out)
     assert widenings == []
+    assert torch.equal(out, torch.mm(wide, weight.T))
     assert narrow_out.dtype is torch.bfloat16 and wide_out.dtype is torch.float32
     assert torch.equal(narrow_out, F.linear(narrow, weight))
 

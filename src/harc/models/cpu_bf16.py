@@ -102,7 +102,8 @@ class Float32Matmuls(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple[Any, ...] = (),
                            kwargs: dict[str, Any] | None = None) -> Any:
         kwargs = kwargs or {}
-        if func in _MATMULS and args and _is_wide_cpu_bf16(args[0]):
+        # out= is left to PyTorch: a widened copy of it would take the result instead
+        if func in _MATMULS and args and _is_wide_cpu_bf16(args[0]) and "out" not in kwargs:
             result = func(*map(self._widen, args),
                           **{key: self._widen(value) for key, value in kwargs.items()})
             return result.to(torch.bfloat16)
