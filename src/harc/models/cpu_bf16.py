@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import weakref
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
@@ -84,7 +83,7 @@ class Float32Matmuls(TorchFunctionMode):
         super().__init__()
         self.cache_bytes = cache_bytes
         self.cached_bytes = 0
-        self._copies: dict[int, tuple[int, torch.Tensor]] = {}
+        self._copies: dict[int, tuple[torch.Tensor, int, torch.Tensor]] = {}
         self._keeping = 0
 
     @contextmanager
@@ -114,24 +113,19 @@ class Float32Matmuls(TorchFunctionMode):
             return value
         if not self._keeping or not isinstance(value, torch.nn.Parameter) or value.requires_grad:
             return value.float()
-        key = id(value)
-        kept = self._copies.get(key)
-        if kept is not None and kept[0] == value._version:
-            return kept[1]
-        if kept is not None:
-            self._forget(key)
+        # Each entry holds its weight, so no other tensor can take the weight's id in the block.
+        kept = self._copies.get(id(value))
+        if kept is not None and kept[1] == value._version:
+            return kept[2]
+        if kept is not None:  # changed in place since it was copied
+            del self._copies[id(value)]
+            self.cached_bytes -= kept[2].numel() * kept[2].element_size()
         copy = value.float()
         size = copy.numel() * copy.element_size()
         if self.cached_bytes + size <= self.cache_bytes:
-            self._copies[key] = (value._version, copy)
+            self._copies[id(value)] = (value, value._version, copy)
             self.cached_bytes += size
-            weakref.finalize(value, self._forget, key)
         return copy
-
-    def _forget(self, key: int) -> None:
-        kept = self._copies.pop(key, None)
-        if kept is not None:
-            self.cached_bytes -= kept[1].numel() * kept[1].element_size()
 
 
 _installed: Float32Matmuls | None = None

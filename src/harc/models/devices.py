@@ -24,17 +24,23 @@ AUTO = "auto"
 _NATIVE_BF16_FLAGS = frozenset({"avx512_bf16", "amx_bf16", "bf16"})
 
 
-def cpu_flags() -> frozenset[str]:
-    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+def _cpuinfo_value(*keys: str) -> str | None:
+    """The value of the first line of Linux's /proc/cpuinfo whose key is one of ``keys``
+    (None elsewhere, or when no line has such a key)."""
     try:
         text = Path("/proc/cpuinfo").read_text()
     except OSError:
-        return frozenset()
+        return None
     for line in text.splitlines():
-        key = line.split(":", 1)[0].strip().lower()
-        if key in ("flags", "features"):
-            return frozenset(line.split(":", 1)[1].split())
-    return frozenset()
+        key, _, value = line.partition(":")
+        if key.strip().lower() in keys:
+            return value.strip()
+    return None
+
+
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as Linux reports them (empty elsewhere)."""
+    return frozenset((_cpuinfo_value("flags", "features") or "").split())
 
 
 def native_bf16(device: str | torch.device) -> bool:
@@ -49,14 +55,7 @@ def native_bf16(device: str | torch.device) -> bool:
 
 def cpu_name() -> str | None:
     """The CPU's model name as Linux reports it (None elsewhere)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return None
-    for line in text.splitlines():
-        if line.split(":", 1)[0].strip().lower() == "model name":
-            return line.split(":", 1)[1].strip()
-    return None
+    return _cpuinfo_value("model name")
 
 
 def machine_description() -> dict[str, object]:
