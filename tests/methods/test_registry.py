@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from typing import ClassVar
 
 import pytest
@@ -165,6 +166,8 @@ def test_a_finished_harc_run_is_taken_as_the_harc_method_only_when_it_matches(tm
                                   overrides=overrides, from_run=run)
     assert not cached and output.adapter_dir == run / "adapter" and output.steps == 1
     assert output.extra["from_run"] == str(run)
+    # the comparison reports the run's training time as the row's build time
+    assert output.seconds == json.loads((run / "train_summary.json").read_text())["seconds"] > 0
     assert MethodOutput.read(out).adapter_dir == run / "adapter"
     with pytest.raises(HarcError, match=r"another config.*max_steps"):
         build_method("harc", loaded, data, tmp_path / "b", preset=None, progress=False,

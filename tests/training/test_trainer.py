@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -126,6 +127,27 @@ def test_resume_reproduces_an_uninterrupted_run(tmp_path):
         assert torch.equal(expected[name], resumed[name]), name
     full_log = (full / "train_log.jsonl").read_text()
     assert (interrupted / "train_log.jsonl").read_text() == full_log
+
+
+def test_a_resumed_runs_time_continues_from_its_checkpoint(tmp_path):
+    """train_summary's seconds: the training time up to the checkpoint plus the time after it;
+    a checkpoint that did not record its time leaves the count starting there, and says so."""
+    first = tmp_path / "first"
+    HarcTrainer(_loaded(), _config(max_steps=4), _data(), first, progress=False).run()
+    state_file = first / "checkpoints" / "step-000004" / "state.json"
+    assert json.loads(state_file.read_text())["seconds"] > 0
+    for name, recorded in (("timed", 1000.0), ("untimed", None)):
+        run = tmp_path / name
+        shutil.copytree(first, run)
+        state = json.loads((run / state_file.relative_to(first)).read_text())
+        state["seconds"] = recorded
+        (run / state_file.relative_to(first)).write_text(json.dumps(state))
+        HarcTrainer(_loaded(), _config(), _data(), run, progress=False).run(resume=True)
+        summary = json.loads((run / "train_summary.json").read_text())
+        if recorded is None:
+            assert summary["seconds_from_step"] == 4 and 0 < summary["seconds"] < 1000
+        else:
+            assert summary["seconds_from_step"] == 0 and summary["seconds"] > 1000
 
 
 def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypatch):

@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -271,7 +270,6 @@ def compare(
             continue
         if name != BASE:
             assert data is not None
-            started = time.perf_counter()
             if name == "harc_dpo" and "harc_adapter" not in overrides:
                 harc = outputs.get("harc") or build_method(
                     "harc", loaded, data, out / "methods" / "harc", preset=preset,
@@ -283,7 +281,9 @@ def compare(
                                           overrides=overrides,
                                           from_run=(from_runs or {}).get(name))
             outputs[name] = output
-            build_seconds = output.seconds if cached else time.perf_counter() - started
+            # The method's own time: a training run's (kept across resumes) for --from-run,
+            # HARC + DPO's DPO stage only (HARC's training is HARC's row)
+            build_seconds = output.seconds
         base = rows[0].result if rows and rows[0].method == BASE else None
         result = evaluate_output(loaded, output, name, out / "eval" / name, base=base, **common)
         rows.append(CompareRow(name, output.kind if output else "none", build_seconds,

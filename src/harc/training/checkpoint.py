@@ -46,6 +46,7 @@ class Checkpoint:
     step: int
     slots: list[int]
     directions: DirectionSet
+    seconds: float | None  # training time up to this step; None in checkpoints from before
 
 
 def save_checkpoint(
@@ -58,8 +59,10 @@ def save_checkpoint(
     slots: list[int],
     keep: int = 2,
     accelerator: Accelerator | None = None,
+    seconds: float | None = None,
 ) -> Path:
-    """Write checkpoint ``step``; with ``accelerator``, every rank must call this together."""
+    """Write checkpoint ``step``; with ``accelerator``, every rank must call this together.
+    ``seconds``: the training time so far, which a resumed run's time continues from."""
     main = accelerator is None or accelerator.is_main_process
     rank = accelerator.process_index if accelerator is not None else 0
     processes = accelerator.num_processes if accelerator is not None else 1
@@ -78,7 +81,8 @@ def save_checkpoint(
                    staging / "trainer_state.pt")
         directions.save(staging / "directions")
         (staging / "state.json").write_text(
-            json.dumps({"step": step, "slots": slots, "processes": processes}))
+            json.dumps({"step": step, "slots": slots, "processes": processes,
+                        "seconds": seconds}))
         shutil.rmtree(final, ignore_errors=True)
         staging.rename(final)
         for old in list_checkpoints(out_dir)[:-keep]:
@@ -130,7 +134,7 @@ def load_checkpoint(
     processes: int = 1,
 ) -> Checkpoint:
     """Restore weights, optimizer, scheduler and this rank's (``process``) RNG in place;
-    return step, slots, directions."""
+    return step, slots, directions and the training time so far."""
     adapter_file = path / "adapter" / "adapter_model.safetensors"
     if not adapter_file.is_file():
         raise HarcError(f"{path}: incomplete checkpoint (no adapter_model.safetensors)")
@@ -160,6 +164,7 @@ def load_checkpoint(
         int(meta["step"]),
         list(meta["slots"]),
         DirectionSet.load(path / "directions.safetensors"),
+        None if meta.get("seconds") is None else float(meta["seconds"]),
     )
 
 

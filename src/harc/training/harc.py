@@ -124,6 +124,7 @@ class HarcTrainer:
             out.mkdir(parents=True, exist_ok=True)
             peft_model.print_trainable_parameters()
         checkpoint = latest_checkpoint(out) if resume else None
+        timed_from = 0  # the step the reported training time counts from
         if resume and checkpoint is None and main:
             logger.warning("--resume: no checkpoint in %s, starting from step 0", out)
         base_path = out / "directions_start.safetensors"
@@ -133,6 +134,12 @@ class HarcTrainer:
                                        processes=accelerator.num_processes)
             base, current, slots, start = (
                 DirectionSet.load(base_path), restored.directions, restored.slots, restored.step)
+            # The time up to the checkpoint carries over (the steps redone after it are timed
+            # again); a checkpoint that did not record it leaves the time counting from there.
+            if restored.seconds is None:
+                timed_from = start
+            else:
+                started -= restored.seconds
             if main:
                 truncate_log(out / "train_log.jsonl", start)
                 truncate_log(out / "diag_log.jsonl", start)
@@ -182,6 +189,7 @@ class HarcTrainer:
                 state["checkpoint"] = save_checkpoint(
                     out, step, peft_model, opt.optimizer, opt.scheduler, state["current"],
                     state["slots"], accelerator=accelerator,
+                    seconds=time.perf_counter() - started,
                 )
 
         run_steps(
@@ -194,7 +202,7 @@ class HarcTrainer:
                 "check the data."),
         )
         current, slots = state["current"], state["slots"]
-        return self._finish(peft_model, base, current, slots, started)
+        return self._finish(peft_model, base, current, slots, started, timed_from)
 
     def _same_on_every_rank(self, directions: DirectionSet) -> None:
         """Every rank extracted from the same weights; take the main process's values so
@@ -258,6 +266,7 @@ class HarcTrainer:
         current: DirectionSet,
         slots: list[int],
         started: float,
+        timed_from: int,
     ) -> TrainResult:
         out = self.out_dir
         end, extras = extract_all(model, self.chat, self.extraction, bootstrap=200)
@@ -285,6 +294,7 @@ class HarcTrainer:
                     "steps": self.config.max_steps,
                     "slots": slots,
                     "seconds": seconds,
+                    "seconds_from_step": timed_from,
                     "model": self.loaded.name,
                     "processes": self.accelerator.num_processes,
                     "data_counts": self.data.counts,
