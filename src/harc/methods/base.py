@@ -13,7 +13,6 @@ so a later process can load it with :meth:`MethodOutput.read` and :meth:`MethodO
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,14 +134,15 @@ class TrainedAdapter(Protocol):
     adapter_dir: Path
     log_path: Path
     steps: int
+    seconds: float
 
 
 def saved_adapter_output(
-    method: str, loaded: LoadedModel, out: Path, result: TrainedAdapter, started: float,
+    method: str, loaded: LoadedModel, out: Path, result: TrainedAdapter,
     extra: dict[str, Any],
 ) -> MethodOutput:
-    """The saved :class:`MethodOutput` of a training-time method that made one adapter;
-    ``started`` is the ``time.perf_counter()`` reading when the method began."""
+    """The saved :class:`MethodOutput` of a training-time method that made one adapter; its
+    ``seconds`` are the training's (carried across a resume)."""
     output = MethodOutput(
         method=method,
         kind="adapter",
@@ -151,7 +151,7 @@ def saved_adapter_output(
         base_model_note=f"adapter for {loaded.name} as loaded",
         log_path=result.log_path,
         steps=result.steps,
-        seconds=time.perf_counter() - started,
+        seconds=result.seconds,
         extra=extra,
     )
     output.save()

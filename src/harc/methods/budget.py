@@ -44,6 +44,7 @@ def equal_compute(style: Literal["trl", "loop"], *, per_kind: bool = False) -> d
         "grad_accum": harc.grad_accum,
         "batch_size": math.ceil(rows / 2) if per_kind else rows,
         "seed": harc.seed,
+        "checkpoint_every": harc.checkpoint_every,
     }
     values["warmup" if style == "trl" else "warmup_steps"] = harc.warmup_steps
     return values

@@ -20,7 +20,6 @@ counts the embedding slot and padding; ours averages over real tokens of slots 1
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -184,7 +183,6 @@ class CircuitBreakersMethod:
         *,
         progress: bool = True,
     ) -> MethodOutput:
-        started = time.perf_counter()
         out = Path(out_dir)
         chat = chat_format(loaded, max_length=config.max_length)
         targets = target_slots(loaded.model, config.target_depths, config.target_layers)
@@ -202,6 +200,6 @@ class CircuitBreakersMethod:
             loaded, config, out, loss, lora=lora, desc="circuit breakers", progress=progress
         )
         return saved_adapter_output(
-            self.name, loaded, out, result, started,
+            self.name, loaded, out, result,
             {"target_slots": targets, "config": config.model_dump()},
         )

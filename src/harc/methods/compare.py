@@ -155,11 +155,11 @@ def build_method(
     config = _method_config(name, preset, overrides)
     wanted = {"model": model_identity(loaded), "config": config.model_dump(mode="json"),
               "data": data_digest(data)}
+    stored = load_record(out_dir / INPUT_FILE)  # the inputs themselves, for a clear error
+    if stored is not None and stored != wanted:  # finished, or checkpoints a build resumes
+        raise HarcError(f"{out_dir} holds {name} built (or partly built) with another model, "
+                        "config or data; remove it or use another --out")
     if (out_dir / OUTPUT_FILE).is_file():
-        stored = load_record(out_dir / INPUT_FILE)  # the inputs themselves, for a clear error
-        if stored is not None and stored != wanted:
-            raise HarcError(f"{out_dir} holds {name} built with another model or config; "
-                            "remove it or use another --out")
         raw = json.loads((out_dir / OUTPUT_FILE).read_text(encoding="utf-8"))
         reader = read_wrapper_output if raw.get("kind") == "wrapper" else MethodOutput.read
         return reader(out_dir), True

@@ -11,7 +11,6 @@ TRL tokenizes the plain-text prompts itself and appends EOS to both answers.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -98,7 +97,7 @@ def train_dpo(
             processing_class=loaded.tokenizer,
             peft_config=lora_config(loaded.model, config.lora),
         )
-        return train_and_save(trainer, out_dir, progress=progress)
+        return train_and_save(trainer, out_dir, config, progress=progress)
 
 
 @register_method
@@ -116,12 +115,11 @@ class DpoMethod:
         *,
         progress: bool = True,
     ) -> MethodOutput:
-        started = time.perf_counter()
         out = Path(out_dir)
         pairs = dpo_pairs(data, config)
         result = train_dpo(loaded, pairs, out, config, progress=progress)
         return saved_adapter_output(
-            self.name, loaded, out, result, started, {
+            self.name, loaded, out, result, {
                 "pairs": len(pairs),
                 "pair_sources": _sources(pairs),
                 "trainer": "trl.DPOTrainer",

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -78,7 +77,6 @@ class HarcDpoMethod:
         *,
         progress: bool = True,
     ) -> MethodOutput:
-        started = time.perf_counter()
         out = Path(out_dir)
         harc_adapter = _checked_adapter(config.harc_adapter)
         pairs = dpo_pairs(data, config.dpo)
@@ -111,7 +109,7 @@ class HarcDpoMethod:
             base_model_note=note,
             log_path=result.log_path,
             steps=result.steps,
-            seconds=time.perf_counter() - started,
+            seconds=result.seconds,  # the DPO stage's training; HARC's is HARC's row
             extra={
                 "harc_adapter_source": str(harc_adapter),
                 "harc_adapter_sha256": _digest(copied),

@@ -4,7 +4,9 @@ The method supplies ``micro_loss(model, step, micro)`` returning named loss term
 is what is minimised); ``step`` is the 1-based OPTIMIZER step, the same for every micro-batch
 of that step, so step-dependent coefficients stay correct under gradient accumulation. The
 loop owns LoRA wrapping, AdamW with linear warm-up, accumulation, the NaN stop, the per-step
-log and saving the adapter, and always leaves ``loaded.model`` without LoRA layers afterwards.
+log, checkpoints (every ``checkpoint_every`` steps; a run whose folder holds one continues from
+the latest, the settings checked, its training time carried over) and saving the adapter, and
+always leaves ``loaded.model`` without LoRA layers afterwards.
 """
 
 from __future__ import annotations
@@ -22,6 +24,13 @@ from pydantic import Field
 
 from harc.methods.base import MethodConfig
 from harc.models.loading import LoadedModel
+from harc.training.checkpoint import (
+    claim_for_resume,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    truncate_log,
+)
 from harc.training.config import LoraSettings
 from harc.training.loop import run_steps
 from harc.training.lora import adapter_scope
@@ -46,6 +55,7 @@ class LoopConfig(MethodConfig):
     batch_size: int = Field(16, gt=0)
     max_length: int = Field(1024, gt=8)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    checkpoint_every: int = Field(0, ge=0)  # 0: no checkpoints
 
 
 @dataclass
@@ -72,13 +82,23 @@ def train_lora(
     started = time.perf_counter()
     log_path = out_dir / LOG_FILE
     torch.manual_seed(config.seed)
+    checkpoint = latest_checkpoint(out_dir)
+    claim_for_resume(out_dir, config.model_dump(mode="json", exclude={"checkpoint_every"}),
+                     has_checkpoints=checkpoint is not None)
     with adapter_scope(loaded):
         opt = LoraOptimization(loaded, lora, lr=config.lr, weight_decay=config.weight_decay,
                                warmup_steps=config.warmup_steps,
                                mixed_precision=config.mixed_precision)
-        main = opt.accelerator.is_main_process
-        if main:
-            out_dir.mkdir(parents=True, exist_ok=True)
+        main, start = opt.accelerator.is_main_process, 0
+        if checkpoint is not None:
+            restored = load_checkpoint(checkpoint, opt.model, opt.optimizer, opt.scheduler,
+                                       process=opt.accelerator.process_index,
+                                       processes=opt.accelerator.num_processes)
+            start, started = restored.step, started - (restored.seconds or 0.0)
+            if main:
+                truncate_log(log_path, start)
+                logger.info("%s: resumed from %s (step %d)", desc, checkpoint, start)
+        elif main:
             log_path.unlink(missing_ok=True)
 
         def micro_step_for(step: int) -> MicroStep:
@@ -89,9 +109,15 @@ def train_lora(
 
             return micro_step
 
-        totals = run_steps(opt, micro_step_for, start=0, max_steps=config.max_steps,
+        def after_step(step: int) -> None:
+            if config.checkpoint_every and step % config.checkpoint_every == 0:
+                save_checkpoint(out_dir, step, opt.model, opt.optimizer, opt.scheduler, None, [],
+                                accelerator=opt.accelerator,
+                                seconds=time.perf_counter() - started)
+
+        totals = run_steps(opt, micro_step_for, start=start, max_steps=config.max_steps,
                            grad_accum=config.grad_accum, log_path=log_path, desc=desc,
-                           progress=progress, total_name="loss")
+                           progress=progress, total_name="loss", after_step=after_step)
         adapter_dir = out_dir / "adapter"
         if main:
             opt.model.save_pretrained(adapter_dir)

@@ -18,7 +18,6 @@ with their answers, plus harmful prompts with their refusals (``safe_refusals``)
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -179,7 +178,6 @@ class RepBendMethod:
         *,
         progress: bool = True,
     ) -> MethodOutput:
-        started = time.perf_counter()
         out = Path(out_dir)
         chat = chat_format(loaded, max_length=config.max_length)
         targets = target_slots(loaded.model, config.target_depths, config.target_layers)
@@ -201,6 +199,6 @@ class RepBendMethod:
             progress=progress,
         )
         return saved_adapter_output(
-            self.name, loaded, out, result, started,
+            self.name, loaded, out, result,
             {"target_slots": targets, "config": config.model_dump()},
         )

@@ -10,7 +10,6 @@ EOS there would teach stopping mid-sentence.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -100,7 +99,6 @@ class SftMethod:
         from datasets import Dataset
 
         sft_trainer, sft_args = trl_classes(("SFTTrainer", "SFTConfig"))
-        started = time.perf_counter()
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         chat = chat_format(loaded, max_length=config.max_length)
@@ -125,9 +123,9 @@ class SftMethod:
                 processing_class=loaded.tokenizer,
                 peft_config=lora_config(loaded.model, config.lora),
             )
-            result = train_and_save(trainer, out, progress=progress)
+            result = train_and_save(trainer, out, config, progress=progress)
         return saved_adapter_output(
-            self.name, loaded, out, result, started, {
+            self.name, loaded, out, result, {
                 "examples": len(examples),
                 "trainer": "trl.SFTTrainer",
                 "config": config.model_dump(),

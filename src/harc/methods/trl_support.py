@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +24,11 @@ from harc.io import write_text_atomic
 from harc.methods.base import MethodConfig
 from harc.methods.loop import adapter_scope
 from harc.models.loading import LoadedModel
+from harc.training.checkpoint import claim_for_resume
 from harc.training.config import LoraSettings
 
 LOG_FILE = "train_log.jsonl"
+SECONDS_FILE = "harc_seconds.json"  # in each checkpoint: the training time up to it
 
 
 class TrlConfig(MethodConfig):
@@ -41,6 +44,7 @@ class TrlConfig(MethodConfig):
     weight_decay: float = Field(0.0, ge=0)
     max_length: int = Field(512, gt=8)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
+    checkpoint_every: int = Field(0, ge=0)  # 0: no checkpoints
 
 
 def trl_classes(names: tuple[str, ...]) -> tuple[Any, ...]:
@@ -79,7 +83,9 @@ def trainer_arguments(
         "weight_decay": config.weight_decay,
         "max_length": config.max_length,
         "report_to": "none",
-        "save_strategy": "no",
+        "save_strategy": "steps" if config.checkpoint_every else "no",
+        "save_steps": config.checkpoint_every or 500,
+        "save_total_limit": 2,
         "logging_steps": 1,
         "disable_tqdm": not progress,
         "use_cpu": loaded.device.type == "cpu",
@@ -101,6 +107,7 @@ class TrlResult:
     adapter_dir: Path
     log_path: Path
     steps: int
+    seconds: float  # training time, carried across a resume
     metrics: dict[str, float]
 
 
@@ -124,21 +131,49 @@ def trl_scope(loaded: LoadedModel, *, progress: bool = True) -> Iterator[None]:
                 datasets.enable_progress_bars()
 
 
-def train_and_save(trainer: Any, out_dir: Path, *, progress: bool = True) -> TrlResult:
+def train_and_save(
+    trainer: Any, out_dir: Path, config: TrlConfig, *, progress: bool = True,
+) -> TrlResult:
     """``trainer.train()``, then the adapter to ``out_dir/adapter`` and TRL's log history
-    (one JSON line per logged step, the run summary last) to ``out_dir/train_log.jsonl``."""
-    if not progress:
-        from transformers import PrinterCallback
+    (one JSON line per logged step, the run summary last) to ``out_dir/train_log.jsonl``.
+    With ``config.checkpoint_every``, the trainer saves checkpoints in its output folder and a
+    run that finds one there continues from the latest (the settings checked, the training
+    time carried over)."""
+    from transformers import PrinterCallback, TrainerCallback
+    from transformers.trainer_utils import get_last_checkpoint
 
+    if not progress:
         trainer.remove_callback(PrinterCallback)  # it prints every log line when tqdm is off
-    output = trainer.train()
+    folder = Path(trainer.args.output_dir)
+    last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
+    claim_for_resume(folder, config.model_dump(mode="json", exclude={"checkpoint_every"}),
+                     has_checkpoints=last is not None)
+    started = time.perf_counter() - _seconds_at(last)
+
+    class RecordSeconds(TrainerCallback):
+        def on_save(self, args: Any, state: Any, control: Any, **kwargs: Any) -> None:
+            if state.is_world_process_zero:
+                saved = folder / f"checkpoint-{state.global_step}"
+                write_text_atomic(saved / SECONDS_FILE,
+                                  json.dumps({"seconds": time.perf_counter() - started}))
+
+    trainer.add_callback(RecordSeconds())
+    output = trainer.train(resume_from_checkpoint=last)
+    seconds = time.perf_counter() - started
     adapter_dir = out_dir / "adapter"
     log_path = out_dir / LOG_FILE
     if trainer.accelerator.is_main_process:  # TRL trains every rank; one writes
         trainer.model.save_pretrained(adapter_dir)
         history = trainer.state.log_history
         write_text_atomic(log_path, "".join(json.dumps(row) + "\n" for row in history))
-        with suppress(OSError):  # the trainer's output_dir stays empty (save_strategy="no")
-            Path(trainer.args.output_dir).rmdir()
     trainer.accelerator.wait_for_everyone()
-    return TrlResult(adapter_dir, log_path, int(output.global_step), dict(output.metrics))
+    return TrlResult(adapter_dir, log_path, int(output.global_step), seconds,
+                     dict(output.metrics))
+
+
+def _seconds_at(checkpoint: str | None) -> float:
+    """The training time recorded in a checkpoint (0 for none, or one from before)."""
+    record = Path(checkpoint) / SECONDS_FILE if checkpoint is not None else None
+    if record is None or not record.is_file():
+        return 0.0
+    return float(json.loads(record.read_text(encoding="utf-8"))["seconds"])

@@ -1,4 +1,5 @@
-"""Resumable training checkpoints: adapter, optimizer, scheduler, RNG and current directions.
+"""Resumable training checkpoints: adapter, optimizer, scheduler, RNG, the training time so
+far and (HARC) the current directions; the own-loop baselines write them too, without directions.
 
 Each checkpoint is a directory ``checkpoints/step-NNNNNN`` written under a temporary name and
 renamed into place, so a crash never leaves a half-written checkpoint that looks complete.
@@ -32,11 +33,13 @@ from safetensors.torch import load_file
 
 from harc.directions.direction_set import DirectionSet
 from harc.errors import HarcError
-from harc.training.distributed import wait_for_everyone
+from harc.io import write_json_atomic
+from harc.training.distributed import is_main_process, wait_for_everyone
 
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_DIR = "checkpoints"
+SETTINGS_FILE = "resume_settings.json"
 _PREFIX = "step-"
 
 
@@ -45,7 +48,7 @@ class Checkpoint:
     path: Path
     step: int
     slots: list[int]
-    directions: DirectionSet
+    directions: DirectionSet | None
     seconds: float | None  # training time up to this step; None in checkpoints from before
 
 
@@ -55,7 +58,7 @@ def save_checkpoint(
     model: PeftModel,
     optimizer: torch.optim.Optimizer,
     scheduler: torch.optim.lr_scheduler.LRScheduler,
-    directions: DirectionSet,
+    directions: DirectionSet | None,
     slots: list[int],
     keep: int = 2,
     accelerator: Accelerator | None = None,
@@ -79,7 +82,8 @@ def save_checkpoint(
         model.save_pretrained(staging / "adapter")
         torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()},
                    staging / "trainer_state.pt")
-        directions.save(staging / "directions")
+        if directions is not None:
+            directions.save(staging / "directions")
         (staging / "state.json").write_text(
             json.dumps({"step": step, "slots": slots, "processes": processes,
                         "seconds": seconds}))
@@ -89,6 +93,24 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
     wait_for_everyone()
     return final
+
+
+def claim_for_resume(folder: Path, settings: dict[str, Any], has_checkpoints: bool) -> None:
+    """Record in ``folder`` the settings its run trains with. Checkpoints there that were
+    written under other settings are an error rather than resumed: the result would be
+    neither run. (Settings are compared as JSON.)"""
+    record = folder / SETTINGS_FILE
+    settings = json.loads(json.dumps(settings))
+    if has_checkpoints and record.is_file():
+        stored = json.loads(record.read_text(encoding="utf-8"))
+        if stored != settings:
+            differ = sorted(key for key in {*stored, *settings}
+                            if stored.get(key) != settings.get(key))
+            raise HarcError(f"{folder} holds checkpoints of a run with other settings "
+                            f"({', '.join(differ)}); remove them or use another output folder")
+    if is_main_process():
+        folder.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(record, settings)
 
 
 def _rng_state() -> dict[str, Any]:
@@ -159,11 +181,12 @@ def load_checkpoint(
         _set_rng_state(torch.load(rng_file, weights_only=True))
     elif "torch_rng" in state:  # a checkpoint from before per-rank RNG files
         _set_rng_state(state)
+    directions = path / "directions.safetensors"
     return Checkpoint(
         path,
         int(meta["step"]),
         list(meta["slots"]),
-        DirectionSet.load(path / "directions.safetensors"),
+        DirectionSet.load(directions) if directions.is_file() else None,
         None if meta.get("seconds") is None else float(meta["seconds"]),
     )
 

@@ -132,6 +132,8 @@ class HarcTrainer:
             restored = load_checkpoint(checkpoint, peft_model, opt.optimizer, opt.scheduler,
                                        process=accelerator.process_index,
                                        processes=accelerator.num_processes)
+            if restored.directions is None:
+                raise HarcError(f"{checkpoint}: not a HARC checkpoint (it holds no directions)")
             base, current, slots, start = (
                 DirectionSet.load(base_path), restored.directions, restored.slots, restored.step)
             # The time up to the checkpoint carries over (the steps redone after it are timed
