@@ -20,7 +20,8 @@
 #
 # Each missing row is evaluated by its own `harc compare` call (base and the recorded rows
 # reused), and its record is kept as soon as it is written: a session that ends mid-way loses
-# only the row it was on. The last call reuses every record and renders the table.
+# only the row it was on. The last call reuses every record of the suite (the rows named and
+# those recorded before) and renders the table.
 #
 #   bash benchmarks/compare_full.sh base,cast,actadd        # the rows named, reusing records
 #   bash benchmarks/compare_full.sh                         # all ten: the full table
@@ -28,7 +29,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITE=${SUITE:-compare-full}
-METHODS=${1:-base,harc,cast,sft,dpo,circuit_breakers,repbend,harc_dpo,actadd,harc_guard}
+ALL=base,harc,cast,sft,dpo,circuit_breakers,repbend,harc_dpo,actadd,harc_guard
+METHODS=${1:-$ALL}
 DTYPE=${DTYPE:-bfloat16}
 RESULTS=benchmarks/results/$SUITE
 SEED=benchmarks/results/compare-full/seed
@@ -75,6 +77,10 @@ for name in ${METHODS//,/ }; do
   [ -f "$RESULTS/base.json.gz" ] || cp "$OUT/rows/base.json.gz" "$RESULTS/"
   echo "recorded $RESULTS/$name.json.gz"
 done
-compare "$METHODS"
+# The table: every recorded row of the suite, not only the ones named (in the usual order).
+rows=()
+for name in ${ALL//,/ }; do [ -f "$RESULTS/$name.json.gz" ] && rows+=("$name"); done
+table=$(IFS=,; echo "${rows[*]}")
+compare "$table"
 cp "$OUT/table.md" "$RESULTS/table.md"
 echo "records and table: $RESULTS"
