@@ -27,9 +27,8 @@ from harc.models.loading import LoadedModel
 from harc.training.checkpoint import (
     claim_for_resume,
     latest_checkpoint,
-    load_checkpoint,
+    resume_from,
     save_checkpoint,
-    truncate_log,
 )
 from harc.training.config import LoraSettings
 from harc.training.loop import run_steps
@@ -91,13 +90,8 @@ def train_lora(
                                mixed_precision=config.mixed_precision)
         main, start = opt.accelerator.is_main_process, 0
         if checkpoint is not None:
-            restored = load_checkpoint(checkpoint, opt.model, opt.optimizer, opt.scheduler,
-                                       process=opt.accelerator.process_index,
-                                       processes=opt.accelerator.num_processes)
+            restored = resume_from(checkpoint, opt, [log_path], desc)
             start, started = restored.step, started - (restored.seconds or 0.0)
-            if main:
-                truncate_log(log_path, start)
-                logger.info("%s: resumed from %s (step %d)", desc, checkpoint, start)
         elif main:
             log_path.unlink(missing_ok=True)
 

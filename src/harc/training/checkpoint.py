@@ -21,9 +21,10 @@ import json
 import logging
 import random
 import shutil
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -35,6 +36,9 @@ from harc.directions.direction_set import DirectionSet
 from harc.errors import HarcError
 from harc.io import write_json_atomic
 from harc.training.distributed import is_main_process, wait_for_everyone
+
+if TYPE_CHECKING:
+    from harc.training.optimization import LoraOptimization
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +97,23 @@ def save_checkpoint(
             shutil.rmtree(old, ignore_errors=True)
     wait_for_everyone()
     return final
+
+
+def resume_from(
+    checkpoint: Path, opt: LoraOptimization, logs: Sequence[Path], desc: str,
+) -> Checkpoint:
+    """Restore ``opt``'s adapter, optimizer, scheduler and this rank's RNG from ``checkpoint``
+    and cut the JSON Lines ``logs`` back to its step (main process); what every resumable
+    training loop does on resuming."""
+    accelerator = opt.accelerator
+    restored = load_checkpoint(checkpoint, opt.model, opt.optimizer, opt.scheduler,
+                               process=accelerator.process_index,
+                               processes=accelerator.num_processes)
+    if accelerator.is_main_process:
+        for log in logs:
+            truncate_log(log, restored.step)
+        logger.info("%s: resumed from %s (step %d)", desc, checkpoint, restored.step)
+    return restored
 
 
 def claim_for_resume(folder: Path, settings: dict[str, Any], has_checkpoints: bool) -> None:

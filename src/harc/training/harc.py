@@ -16,12 +16,7 @@ from harc.errors import HarcError, TruncationError
 from harc.io import append_jsonl, write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
-from harc.training.checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    truncate_log,
-)
+from harc.training.checkpoint import latest_checkpoint, resume_from, save_checkpoint
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
 from harc.training.distributed import broadcast_tensors
@@ -129,9 +124,8 @@ class HarcTrainer:
             logger.warning("--resume: no checkpoint in %s, starting from step 0", out)
         base_path = out / "directions_start.safetensors"
         if checkpoint is not None:
-            restored = load_checkpoint(checkpoint, peft_model, opt.optimizer, opt.scheduler,
-                                       process=accelerator.process_index,
-                                       processes=accelerator.num_processes)
+            restored = resume_from(checkpoint, opt,
+                                   [out / "train_log.jsonl", out / "diag_log.jsonl"], "HARC")
             if restored.directions is None:
                 raise HarcError(f"{checkpoint}: not a HARC checkpoint (it holds no directions)")
             base, current, slots, start = (
@@ -142,10 +136,6 @@ class HarcTrainer:
                 timed_from = start
             else:
                 started -= restored.seconds
-            if main:
-                truncate_log(out / "train_log.jsonl", start)
-                truncate_log(out / "diag_log.jsonl", start)
-                logger.info("resumed from %s (step %d)", checkpoint, start)
         else:
             if main:
                 for name in ("train_log.jsonl", "diag_log.jsonl"):
