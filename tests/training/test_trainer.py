@@ -9,6 +9,7 @@ from peft import PeftModel
 from safetensors.torch import load_file
 
 from harc.directions import DirectionSet
+from harc.errors import HarcError
 from harc.models.loading import LoadedModel
 from harc.training.config import HarcConfig
 from harc.training.data import ExtractionSet, HarmfulExample, RetainExample, TrainingData
@@ -150,6 +151,16 @@ def test_a_resumed_runs_time_continues_from_its_checkpoint(tmp_path):
             assert summary["seconds_from_step"] == 0 and summary["seconds"] > 1000
 
 
+def test_resume_refuses_checkpoints_of_other_settings_and_a_fresh_run_drops_them(tmp_path):
+    run = tmp_path / "run"
+    HarcTrainer(_loaded(), _config(max_steps=4), _data(), run, progress=False).run()
+    with pytest.raises(HarcError, match="other settings \\(lr\\)"):
+        HarcTrainer(_loaded(), _config(lr=1e-3), _data(), run, progress=False).run(resume=True)
+    HarcTrainer(_loaded(), _config(lr=1e-3, max_steps=1, checkpoint_every=0), _data(), run,
+                progress=False).run()
+    assert not (run / "checkpoints").exists()  # not left for a later --resume to mix in
+
+
 def test_nan_loss_stops_with_clear_error_and_keeps_last_checkpoint(tmp_path, monkeypatch):
     import harc.training.harc as trainer_module
 
@@ -183,7 +194,6 @@ def test_resume_drops_a_partial_last_log_line_and_refuses_a_damaged_log(tmp_path
 
     import pytest
 
-    from harc.errors import HarcError
     from harc.training.checkpoint import truncate_log
 
     log = tmp_path / "train_log.jsonl"
@@ -202,7 +212,6 @@ def test_an_over_long_training_prompt_is_an_error_before_training(tmp_path):
 
     import pytest
 
-    from harc.errors import HarcError
     from harc.training.harc import HarcTrainer
     from tests.methods.helpers import tiny_data, tiny_loaded
 

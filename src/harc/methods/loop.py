@@ -11,7 +11,6 @@ always leaves ``loaded.model`` without LoRA layers afterwards.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,8 +33,6 @@ from harc.training.config import LoraSettings
 from harc.training.loop import run_steps
 from harc.training.lora import adapter_scope
 from harc.training.optimization import LoraOptimization, MicroStep
-
-logger = logging.getLogger(__name__)
 
 MicroLoss = Callable[[PeftModel, int, int], dict[str, torch.Tensor]]
 LOG_FILE = "train_log.jsonl"

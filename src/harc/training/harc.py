@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,13 @@ from harc.errors import HarcError, TruncationError
 from harc.io import append_jsonl, write_json_atomic
 from harc.models.loading import LoadedModel
 from harc.positions import ChatFormat, chat_format
-from harc.training.checkpoint import latest_checkpoint, resume_from, save_checkpoint
+from harc.training.checkpoint import (
+    CHECKPOINT_DIR,
+    claim_for_resume,
+    latest_checkpoint,
+    resume_from,
+    save_checkpoint,
+)
 from harc.training.config import HarcConfig
 from harc.training.data import TrainingData
 from harc.training.distributed import broadcast_tensors
@@ -119,6 +126,11 @@ class HarcTrainer:
             out.mkdir(parents=True, exist_ok=True)
             peft_model.print_trainable_parameters()
         checkpoint = latest_checkpoint(out) if resume else None
+        # max_steps is not a setting of the steps (no schedule depends on it): raising it and
+        # resuming extends a run.
+        claim_for_resume(out, {"model": self.loaded.name, **config.model_dump(
+            mode="json", exclude={"checkpoint_every", "max_steps"})},
+            has_checkpoints=checkpoint is not None)
         timed_from = 0  # the step the reported training time counts from
         if resume and checkpoint is None and main:
             logger.warning("--resume: no checkpoint in %s, starting from step 0", out)
@@ -137,9 +149,10 @@ class HarcTrainer:
             else:
                 started -= restored.seconds
         else:
-            if main:
+            if main:  # a fresh run: an earlier run's logs and checkpoints would mix with it
                 for name in ("train_log.jsonl", "diag_log.jsonl"):
                     (out / name).unlink(missing_ok=True)
+                shutil.rmtree(out / CHECKPOINT_DIR, ignore_errors=True)
             base, extras = extract_all(
                 peft_model, self.chat, self.extraction, bootstrap=200, progress=self.progress
             )
