@@ -62,12 +62,14 @@ if $needs_harc; then
 fi
 
 compare() {  # compare METHODS: evaluate them, reusing every recorded row among them
-  local reuse=() name
+  local reuse=() run=() name
   for name in ${1//,/ }; do
     if [ -f "$RESULTS/$name.json.gz" ]; then reuse+=(--from-results "$name=$RESULTS/$name.json.gz"); fi
   done
+  # HARC's adapter only for a call with harc or harc_dpo (harc compare refuses it elsewhere)
+  if [[ ",$1," == *,harc,* || ",$1," == *,harc_dpo,* ]]; then run=("${from_run[@]}"); fi
   harc compare --suite "configs/suites/$SUITE.yaml" --data-config configs/train/cpu-full.yaml \
-    --preset full --dtype "$DTYPE" --threads 2 --out "$OUT" --methods "$1" "${from_run[@]}" \
+    --preset full --dtype "$DTYPE" --threads 2 --out "$OUT" --methods "$1" "${run[@]}" \
     "${reuse[@]}"
 }
 for name in ${METHODS//,/ }; do
