@@ -84,5 +84,5 @@ rows=()
 for name in ${ALL//,/ }; do [ -f "$RESULTS/$name.json.gz" ] && rows+=("$name"); done
 table=$(IFS=,; echo "${rows[*]}")
 compare "$table"
-cp "$OUT/table.md" "$RESULTS/table.md"
+cp "$OUT/table.md" "$OUT/tradeoff.png" "$RESULTS/"
 echo "records and table: $RESULTS"
