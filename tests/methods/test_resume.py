@@ -1,9 +1,10 @@
 """An interrupted baseline training continues from its last checkpoint: the TRL methods (SFT)
 and the own-loop methods (circuit breakers) end where an uninterrupted run ends, their time is
-carried over, and checkpoints of other settings are refused."""
+carried over, and checkpoints of other settings or another model are refused."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -45,9 +46,10 @@ def _interrupt_after(monkeypatch, name: str, steps: int) -> list[int]:
     return calls
 
 
-def _run(name: str, out, **overrides):
+def _run(name: str, out, loaded=None, **overrides):
     config = method_config(name, **{**STEPS[name], **overrides})
-    return get_method(name).run(tiny_loaded(), tiny_data(), out, config, progress=False)
+    return get_method(name).run(loaded or tiny_loaded(), tiny_data(), out, config,
+                                progress=False)
 
 
 def _weights(output) -> dict[str, torch.Tensor]:
@@ -95,5 +97,8 @@ def test_the_time_up_to_the_checkpoint_is_carried_and_other_settings_are_refused
     record.write_text(json.dumps(state))
     with pytest.raises(HarcError, match=r"other settings \(lr\)"):
         _run(name, tmp_path, lr=2e-3)
+    other_model = dataclasses.replace(tiny_loaded(), name="another model of the same shape")
+    with pytest.raises(HarcError, match=r"other settings \(model\)"):
+        _run(name, tmp_path, loaded=other_model)
     resumed = _run(name, tmp_path, checkpoint_every=3)  # not a setting of the result
     assert resumed.seconds > 1000

@@ -97,7 +97,8 @@ def train_dpo(
             processing_class=loaded.tokenizer,
             peft_config=lora_config(loaded.model, config.lora),
         )
-        return train_and_save(trainer, out_dir, config, progress=progress)
+        return train_and_save(trainer, out_dir, config, model=loaded.name,
+                              progress=progress)
 
 
 @register_method

@@ -123,7 +123,8 @@ class SftMethod:
                 processing_class=loaded.tokenizer,
                 peft_config=lora_config(loaded.model, config.lora),
             )
-            result = train_and_save(trainer, out, config, progress=progress)
+            result = train_and_save(trainer, out, config, model=loaded.name,
+                                    progress=progress)
         return saved_adapter_output(
             self.name, loaded, out, result, {
                 "examples": len(examples),

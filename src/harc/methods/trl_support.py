@@ -132,13 +132,13 @@ def trl_scope(loaded: LoadedModel, *, progress: bool = True) -> Iterator[None]:
 
 
 def train_and_save(
-    trainer: Any, out_dir: Path, config: TrlConfig, *, progress: bool = True,
+    trainer: Any, out_dir: Path, config: TrlConfig, *, model: str, progress: bool = True,
 ) -> TrlResult:
     """``trainer.train()``, then the adapter to ``out_dir/adapter`` and TRL's log history
     (one JSON line per logged step, the run summary last) to ``out_dir/train_log.jsonl``.
     With ``config.checkpoint_every``, the trainer saves checkpoints in its output folder and a
-    run that finds one there continues from the latest (the settings checked, the training
-    time carried over)."""
+    run that finds one there continues from the latest (the settings and the ``model`` name
+    checked, the training time carried over)."""
     from transformers import PrinterCallback, TrainerCallback
     from transformers.trainer_utils import get_last_checkpoint
 
@@ -146,8 +146,8 @@ def train_and_save(
         trainer.remove_callback(PrinterCallback)  # it prints every log line when tqdm is off
     folder = Path(trainer.args.output_dir)
     last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-    claim_for_resume(folder, config.model_dump(mode="json", exclude={"checkpoint_every"}),
-                     has_checkpoints=last is not None)
+    claim_for_resume(folder, {"model": model, **config.model_dump(
+        mode="json", exclude={"checkpoint_every"})}, has_checkpoints=last is not None)
     started = time.perf_counter() - _seconds_at(last)
 
     class RecordSeconds(TrainerCallback):
