@@ -8,6 +8,7 @@ import json
 import pytest
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
+from safetensors.torch import load_file, save_file
 
 from harc.errors import HarcError
 from harc.methods import MethodOutput, get_method, method_config
@@ -151,3 +152,22 @@ def test_harc_dpo_needs_a_harc_adapter(tmp_path):
             method_config("harc_dpo", harc_adapter=str(tmp_path)),
             progress=False,
         )
+
+
+def test_harc_dpo_does_not_resume_checkpoints_made_on_another_harc_adapter(tmp_path):
+    first, second = tmp_path / "first" / "adapter", tmp_path / "second" / "adapter"
+    _harc_adapter(first)
+    _harc_adapter(second)
+    weights = second / "adapter_model.safetensors"  # same shape, other weights
+    save_file({name: 2 * value for name, value in load_file(str(weights)).items()}, str(weights))
+    loaded = tiny_loaded()
+    before = state_copy(loaded.model)
+    dpo = {**SMALL, "checkpoint_every": 1}
+    get_method("harc_dpo").run(loaded, tiny_data(), tmp_path / "out",
+                               method_config("harc_dpo", harc_adapter=str(first), dpo=dpo),
+                               progress=False)
+    with pytest.raises(HarcError, match=r"other settings \(model\)"):
+        get_method("harc_dpo").run(loaded, tiny_data(), tmp_path / "out",
+                                   method_config("harc_dpo", harc_adapter=str(second), dpo=dpo),
+                                   progress=False)
+    assert same_state(loaded.model, before, atol=1e-6)  # the base restored after the refusal

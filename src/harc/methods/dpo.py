@@ -77,9 +77,11 @@ def train_dpo(
     out_dir: Path,
     config: DpoConfig,
     *,
+    model_name: str | None = None,
     progress: bool = True,
 ) -> TrlResult:
-    """DPO on ``loaded.model`` as it is now (that is also the reference)."""
+    """DPO on ``loaded.model`` as it is now (that is also the reference). ``model_name`` says
+    what that model is, for the resume check (default ``loaded.name``)."""
     from datasets import Dataset
 
     dpo_trainer, dpo_args = trl_classes(("DPOTrainer", "DPOConfig"))
@@ -97,7 +99,7 @@ def train_dpo(
             processing_class=loaded.tokenizer,
             peft_config=lora_config(loaded.model, config.lora),
         )
-        return train_and_save(trainer, out_dir, config, model=loaded.name,
+        return train_and_save(trainer, out_dir, config, model=model_name or loaded.name,
                               progress=progress)
 
 

@@ -92,7 +92,11 @@ class HarcDpoMethod:
             if config.save_merged_base:
                 merged.save_pretrained(out / "merged_base")
                 loaded.tokenizer.save_pretrained(out / "merged_base")
-            result = train_dpo(loaded, pairs, out, config.dpo, progress=progress)
+            # the merged model is the base plus this HARC adapter: DPO checkpoints trained on
+            # another adapter's merge must not be resumed
+            merged_name = f"{loaded.name} + HARC adapter sha256 {_digest(copied)}"
+            result = train_dpo(loaded, pairs, out, config.dpo, model_name=merged_name,
+                               progress=progress)
         finally:
             if config.restore_base:
                 subtract_adapter(loaded.model, copied)
