@@ -85,6 +85,7 @@ class HarcDpoMethod:
         if copied.resolve() != harc_adapter.resolve():
             shutil.rmtree(copied, ignore_errors=True)
             shutil.copytree(harc_adapter, copied)
+        adapter_sha256 = _digest(copied)
         merged = PeftModel.from_pretrained(loaded.model, str(copied)).merge_and_unload()
         if merged is not loaded.model:
             raise HarcError("merge_and_unload returned a new model object; cannot train on it")
@@ -94,7 +95,7 @@ class HarcDpoMethod:
                 loaded.tokenizer.save_pretrained(out / "merged_base")
             # the merged model is the base plus this HARC adapter: DPO checkpoints trained on
             # another adapter's merge must not be resumed
-            merged_name = f"{loaded.name} + HARC adapter sha256 {_digest(copied)}"
+            merged_name = f"{loaded.name} + HARC adapter sha256 {adapter_sha256}"
             result = train_dpo(loaded, pairs, out, config.dpo, model_name=merged_name,
                                progress=progress)
         finally:
@@ -116,7 +117,7 @@ class HarcDpoMethod:
             seconds=result.seconds,  # the DPO stage's training; HARC's is HARC's row
             extra={
                 "harc_adapter_source": str(harc_adapter),
-                "harc_adapter_sha256": _digest(copied),
+                "harc_adapter_sha256": adapter_sha256,
                 "merged_base_dir": str(out / "merged_base") if config.save_merged_base else None,
                 "pairs": len(pairs),
                 "trainer": "trl.DPOTrainer",

@@ -80,8 +80,7 @@ def train_lora(
     torch.manual_seed(config.seed)
     checkpoint = latest_checkpoint(out_dir)
     # max_steps stays in the claim: circuit breakers' loss schedule depends on it
-    claim_for_resume(out_dir, {"model": loaded.name, **config.model_dump(
-        mode="json", exclude={"checkpoint_every"})}, has_checkpoints=checkpoint is not None)
+    claim_for_resume(out_dir, loaded.name, config, has_checkpoints=checkpoint is not None)
     with adapter_scope(loaded):
         opt = LoraOptimization(loaded, lora, lr=config.lr, weight_decay=config.weight_decay,
                                warmup_steps=config.warmup_steps,

@@ -146,8 +146,7 @@ def train_and_save(
         trainer.remove_callback(PrinterCallback)  # it prints every log line when tqdm is off
     folder = Path(trainer.args.output_dir)
     last = get_last_checkpoint(str(folder)) if folder.is_dir() else None
-    claim_for_resume(folder, {"model": model, **config.model_dump(
-        mode="json", exclude={"checkpoint_every"})}, has_checkpoints=last is not None)
+    claim_for_resume(folder, model, config, has_checkpoints=last is not None)
     started = time.perf_counter() - _seconds_at(last)
 
     class RecordSeconds(TrainerCallback):

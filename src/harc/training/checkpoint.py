@@ -21,7 +21,7 @@ import json
 import logging
 import random
 import shutil
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from accelerate import Accelerator
 from peft import PeftModel, set_peft_model_state_dict
+from pydantic import BaseModel
 from safetensors.torch import load_file
 
 from harc.directions.direction_set import DirectionSet
@@ -116,10 +117,15 @@ def resume_from(
     return restored
 
 
-def claim_for_resume(folder: Path, settings: dict[str, Any], has_checkpoints: bool) -> None:
-    """Record in ``folder`` the settings its run trains with. Checkpoints there that were
-    written under other settings are an error rather than resumed: the result would be
-    neither run. (Settings are compared as JSON.)"""
+def claim_for_resume(folder: Path, model: str, config: BaseModel, has_checkpoints: bool, *,
+                     not_settings: Collection[str] = ()) -> None:
+    """Record in ``folder`` what its run trains: the ``model``'s name and ``config``, less
+    ``checkpoint_every`` (when checkpoints are written does not change the result) and the
+    fields in ``not_settings``. Checkpoints there that were written for another model or other
+    settings are an error rather than resumed: the result would be neither run. (Settings are
+    compared as JSON.)"""
+    settings = {"model": model, **config.model_dump(
+        mode="json", exclude={"checkpoint_every", *not_settings})}
     record = folder / SETTINGS_FILE
     settings = json.loads(json.dumps(settings))
     if has_checkpoints and record.is_file():

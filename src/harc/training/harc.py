@@ -128,9 +128,8 @@ class HarcTrainer:
         checkpoint = latest_checkpoint(out) if resume else None
         # max_steps is not a setting of the steps (no schedule depends on it): raising it and
         # resuming extends a run.
-        claim_for_resume(out, {"model": self.loaded.name, **config.model_dump(
-            mode="json", exclude={"checkpoint_every", "max_steps"})},
-            has_checkpoints=checkpoint is not None)
+        claim_for_resume(out, self.loaded.name, config, has_checkpoints=checkpoint is not None,
+                         not_settings={"max_steps"})
         timed_from = 0  # the step the reported training time counts from
         if resume and checkpoint is None and main:
             logger.warning("--resume: no checkpoint in %s, starting from step 0", out)
