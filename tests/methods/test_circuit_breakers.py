@@ -7,10 +7,13 @@ import pytest
 import torch
 from peft import PeftModel
 
+from harc.errors import HarcError
 from harc.methods import get_method, method_config
 from harc.methods.circuit_breakers import (
+    NOT_REROUTED,
     CircuitBreakersLoss,
     cb_coefficients,
+    final_rerouting,
     rerouting_loss,
     retain_loss,
 )
@@ -97,7 +100,21 @@ def test_schedule_uses_the_optimizer_step_under_gradient_accumulation(tmp_path, 
     )
 
 
-def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, arch):
+def test_final_rerouting_is_the_mean_of_the_last_tenth_of_steps(tmp_path):
+    log = tmp_path / "train_log.jsonl"
+    values = [1.0] * 18 + [0.5, 0.3]
+    log.write_text(
+        "".join(json.dumps({"step": k, "rerouting": v}) + "\n" for k, v in enumerate(values, 1))
+    )
+    assert final_rerouting(log) == pytest.approx(0.4)
+    log.write_text(json.dumps({"step": 1, "rerouting": 0.7}) + "\n")
+    assert final_rerouting(log) == pytest.approx(0.7)
+    log.write_text("")
+    with pytest.raises(HarcError, match="no logged steps"):
+        final_rerouting(log)
+
+
+def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, arch, caplog):
     loaded = tiny_loaded(arch)
     before = state_copy(loaded.model)
     output = get_method("circuit_breakers").run(
@@ -109,6 +126,10 @@ def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, 
     # step 1: the adapter is still the identity, so the tuned model equals the original
     assert log[0]["retain"] == pytest.approx(0.0, abs=1e-6)
     assert log[0]["rerouting"] == pytest.approx(1.0, abs=1e-5)
+    # two steps cannot turn the representations: the run says so
+    assert output.extra["final_rerouting"] == pytest.approx(log[-1]["rerouting"])
+    assert log[-1]["rerouting"] > NOT_REROUTED
+    assert "barely turned" in caplog.text
     assert same_state(loaded.model, before) and not loaded.model.training
     reloaded = PeftModel.from_pretrained(tiny_model(arch), str(output.adapter_dir))
     lora_blocks = {
@@ -117,6 +138,15 @@ def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, 
         if "lora_A" in name
     }
     assert lora_blocks == {0, 1}  # only blocks below the deepest target slot (2)
+
+
+def test_a_run_that_turns_the_representations_does_not_warn(tmp_path, caplog):
+    config = _config(lr=1e-2, max_steps=10, warmup_steps=0)
+    output = get_method("circuit_breakers").run(
+        tiny_loaded(), tiny_data(), tmp_path, config, progress=False
+    )
+    assert output.extra["final_rerouting"] < 0.6
+    assert "barely turned" not in caplog.text
 
 
 def test_missing_harmful_answers_is_an_error(tmp_path):

@@ -16,10 +16,17 @@ with their answers, plus (``retain_refusals``, as the original does for Llama-3)
 prompts with their refusals. As in the original, LoRA only touches the blocks below the
 deepest target layer, and the forward pass stops there. The original's retain mean also
 counts the embedding slot and padding; ours averages over real tokens of slots 1..deepest.
+
+The rerouting term starts at its maximum: where the adapter is the identity, cos(h + d, h)
+has zero gradient in d (it grows like |d|/|h|^2), while the retain distance's gradient has
+unit size from the first step. On a small model at a small budget the term can stay near 1
+for the whole run; :func:`final_rerouting` reads it back and the method warns when it did.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -51,6 +58,11 @@ from harc.training.lora import lora_config
 from harc.training.sampling import draw
 
 REROUTE, RETAIN = 0, 1
+# Mean cosine over the last tenth of training above this: the harmful representations were
+# not turned (the paper's trained models end far below it).
+NOT_REROUTED = 0.99
+
+logger = logging.getLogger(__name__)
 
 
 class CircuitBreakersConfig(LoopConfig):
@@ -101,6 +113,19 @@ def retain_loss(tuned: torch.Tensor, original: torch.Tensor, mask: torch.Tensor)
     return masked_token_mean(
         torch.linalg.vector_norm(difference, dim=-1, dtype=torch.float32), mask
     )
+
+
+def final_rerouting(log_path: Path) -> float:
+    """Mean rerouting term over the last tenth (at least one) of the logged steps."""
+    values = [
+        float(json.loads(line)["rerouting"])
+        for line in log_path.read_text().splitlines()
+        if line.strip()
+    ]
+    if not values:
+        raise HarcError(f"{log_path}: no logged steps")
+    tail = values[-max(1, len(values) // 10) :]
+    return sum(tail) / len(tail)
 
 
 class CircuitBreakersLoss:
@@ -199,7 +224,15 @@ class CircuitBreakersMethod:
         result = train_lora(
             loaded, config, out, loss, lora=lora, desc="circuit breakers", progress=progress
         )
+        final = final_rerouting(result.log_path)
+        if final > NOT_REROUTED:
+            logger.warning(
+                "circuit breakers: the rerouting term ended at cos %.4f (mean of the last tenth "
+                "of %d steps), so the harmful representations were barely turned; its gradient "
+                "vanishes where the adapter is the identity, so this model needs more steps or "
+                "a larger learning rate", final, result.steps,
+            )
         return saved_adapter_output(
             self.name, loaded, out, result,
-            {"target_slots": targets, "config": config.model_dump()},
+            {"target_slots": targets, "final_rerouting": final, "config": config.model_dump()},
         )
