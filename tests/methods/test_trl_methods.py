@@ -62,11 +62,26 @@ def test_sft_two_steps_with_trl(tmp_path):
     assert MethodOutput.read(tmp_path).adapter_dir == output.adapter_dir
 
 
-def test_dpo_two_steps_with_the_adapter_disabled_model_as_reference(tmp_path):
+@pytest.mark.parametrize("precompute", [True, False])
+def test_dpo_two_steps_with_the_adapter_disabled_model_as_reference(
+    tmp_path, monkeypatch, precompute
+):
+    from trl import DPOTrainer
+
+    reference_rows: list[int] = []
+    compute_ref = DPOTrainer.compute_ref_log_probs
+
+    def counting(self, model, inputs):
+        reference_rows.append(int(inputs["input_ids"].shape[0]))
+        return compute_ref(self, model, inputs)
+
+    monkeypatch.setattr(DPOTrainer, "compute_ref_log_probs", counting)
     loaded = tiny_loaded()
     before = state_copy(loaded.model)
-    config = method_config("dpo", **SMALL)
+    config = method_config("dpo", **SMALL, precompute_ref=precompute)
     output = get_method("dpo").run(loaded, tiny_data(), tmp_path, config, progress=False)
+    # precomputed: one reference pass over the 6 pairs (chosen + rejected), none per step
+    assert sum(reference_rows) == (12 if precompute else 0)
     log = [row for row in _log(output) if "loss" in row]
     assert [row["step"] for row in log] == [1, 2]
     # At step 1 the LoRA update is still zero, so the policy equals TRL's reference only if
