@@ -6,6 +6,7 @@ import pytest
 
 from harc.errors import HarcError
 from harc.evaluation.significance import (
+    holm,
     mcnemar,
     minimum_detectable_difference,
     minimum_detectable_shift,
@@ -127,3 +128,15 @@ def test_pair_samples_pairs_repeated_keys_in_order():
     turns = pair_samples([{"prompt": "p", "meta": {"turn": 1}}],
                          [{"prompt": "p", "meta": {"turn": 2}}])
     assert turns.unmatched == 2
+
+
+def test_holm_steps_down_and_stops_at_the_first_failure():
+    # in order of p the thresholds are 0.05/4, 0.05/3, 0.05/2, 0.05/1
+    assert holm([0.04, 0.001, 0.015, 0.02]) == [True, True, True, True]
+    # 0.02 fails 0.05/3, so 0.03 and 0.04 are not tested, though each is below 0.05
+    assert holm([0.04, 0.001, 0.02, 0.03]) == [False, True, False, False]
+    assert holm([0.03, 0.04]) == [False, False]
+    assert holm([0.01, 0.04]) == [True, True]
+    assert holm([0.03]) == [True]
+    assert holm([0.05]) == [False]
+    assert holm([]) == []

@@ -57,3 +57,21 @@ def test_rows_without_samples_are_untested_not_tied():
     bare.sections[0].samples = []
     (verdict,) = [v for v in verdicts([*rows, bare], "harc") if v.row == "guard"]
     assert len(verdict.untested) == 3 and not verdict.dominates
+
+
+def test_one_marginal_axis_among_several_is_not_dominance():
+    """6 of 20 over-refusals removed: exact McNemar p = 0.031 alone, above Holm's 0.05/3 for
+    the three tested axes; everything else equal."""
+    base = row("base", [attack("direct", [True] * 30),
+                        bench("over_refusal", "xstest", [1.0] * 6 + [0.0] * 14),
+                        bench("capability", "mmlu", [1.0] * 10 + [0.0] * 10)])
+    lucky = row("lucky", [attack("direct", [True] * 30),
+                          bench("over_refusal", "xstest", [0.0] * 20),
+                          bench("capability", "mmlu", [1.0] * 10 + [0.0] * 10)])
+    (verdict,) = verdicts([base, lucky], "base")
+    assert not verdict.better and not verdict.dominates
+    # the same gain on its own axis is significant
+    alone = row("alone", [bench("over_refusal", "xstest", [0.0] * 20)])
+    base_alone = row("base", [bench("over_refusal", "xstest", [1.0] * 6 + [0.0] * 14)])
+    (verdict,) = verdicts([base_alone, alone], "base")
+    assert verdict.better == ("xstest ↓",) and verdict.dominates

@@ -135,6 +135,19 @@ def paired_bootstrap(
     return BootstrapResult(n, point, float(low), float(high), p, n_boot)
 
 
+def holm(p_values: Sequence[float], alpha: float = ALPHA) -> list[bool]:
+    """Holm's step-down rejections: the family-wise error stays below ``alpha`` over all the
+    tests together. (scipy has only false-discovery-rate corrections; a dominance verdict
+    needs the family-wise kind, and statsmodels for five lines is not worth a dependency.)"""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    rejected = [False] * len(p_values)
+    for rank, index in enumerate(order):
+        if not p_values[index] < alpha / (len(p_values) - rank):
+            break
+        rejected[index] = True
+    return rejected
+
+
 def _codes(labels: Sequence[Hashable], n: int) -> np.ndarray:
     if len(labels) != n:
         raise HarcError(f"{len(labels)} labels for {n} paired values")

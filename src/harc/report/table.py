@@ -122,8 +122,8 @@ def render_table(results: Sequence[EvaluationResult], *, intervals: bool = True,
                 references.append(other)
         for reference in references:
             parts.append(f"Trade-off against {reference} (dominates = significantly better on "
-                         "an axis, significantly worse on none; axes: the attack means, "
-                         "over-refusal, the capability mean):\n\n"
+                         "an axis, significantly worse on none, Holm-corrected over the axes; "
+                         "axes: the attack means, over-refusal, the capability mean):\n\n"
                          + render_verdicts(results, reference))
     lines = footnotes(results, columns)
     if compared:

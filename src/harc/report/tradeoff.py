@@ -3,9 +3,12 @@
 The axes are the table's summary columns: each harm judge's mean over the attack columns
 (lower is better), every over-refusal column (lower is better) and the capability mean (higher
 is better). Row A *dominates* row B when, paired on the same prompts, A is significantly better
-(p < 0.05, the table's tests) on at least one axis and significantly worse on none. A better
-point estimate that is not significant counts as a tie: at these sample sizes a verdict on it
-would be a guess, so "not dominated" means "no row is shown to be better".
+on at least one axis and significantly worse on none. Significant: the table's tests, with
+Holm's correction over the pair's axes (family-wise error 0.05), since a verdict reads several
+tests at once: uncorrected, a row equal to B on all five axes would "dominate" or "be
+dominated" by chance about one time in five. A better point estimate that is not significant
+counts as a tie: at these sample sizes a verdict on it would be a guess, so "not dominated"
+means "no row is shown to be better".
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from harc.evaluation.results import EvaluationResult
+from harc.evaluation.significance import holm
 from harc.report.columns import MEAN, Column, table_columns
 from harc.report.paired import compare_column
 
@@ -57,11 +61,16 @@ def verdicts(results: Sequence[EvaluationResult], reference: str) -> list[Verdic
         better: list[str] = []
         worse: list[str] = []
         untested: list[str] = []
+        tested = []
         for axis in axes:
             comparison = compare_column(ref, row, axis)
             if comparison is None:
                 untested.append(axis.header)
-            elif comparison.significant and comparison.difference != 0:
+            else:
+                tested.append((axis, comparison))
+        rejected = holm([comparison.p for _, comparison in tested])
+        for (axis, comparison), significant in zip(tested, rejected, strict=True):
+            if significant and comparison.difference != 0:
                 improved = (comparison.difference > 0) == axis.higher_is_better
                 (better if improved else worse).append(axis.header)
         found.append(Verdict(row.method, reference, tuple(better), tuple(worse),
