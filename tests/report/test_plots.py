@@ -51,3 +51,23 @@ def test_coincident_methods_share_one_label(tmp_path, monkeypatch):
                   tmp_path / "t.png")
     assert len(labels) == 2
     assert labels[0].startswith("base, repbend") and labels[1].startswith("harc")
+
+
+def test_labels_of_nearby_points_do_not_overlap():
+    from harc.figures import plt
+    from harc.report.plots import label_extent, place_labels
+
+    figure, axis = plt.subplots(figsize=(5.5, 4.5), dpi=120)
+    axis.set_xlim(-0.05, 1.05)
+    axis.set_ylim(-0.05, 1.05)
+    points = {(0.44, 0.69): "base (0.23)", (0.445, 0.685): "circuit_breakers (0.22)",
+              (0.45, 0.70): "repbend (0.22)", (0.9, 0.1): "far (0.2)"}
+    texts = place_labels(axis, points)
+    renderer = figure.canvas.get_renderer()
+    boxes = [label_extent(t, renderer) for t in texts]
+    assert len(texts) == 4
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    # the lone point keeps the default place, without a leader line
+    far = next(t for t in texts if t.get_text() == "far (0.2)")
+    assert far.xyann == (5, 5) and far.arrow_patch is None
+    plt.close(figure)

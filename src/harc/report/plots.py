@@ -7,8 +7,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib.text import Text
 
 from harc.evaluation.results import EvaluationResult
 from harc.figures import plt, save_png
@@ -63,13 +65,46 @@ def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path
         key = (round(over, 6), round(result.mean_asr, 6),
                None if math.isnan(capability) else round(capability, 6))
         points.setdefault(key, []).append(result.method)
-    for (over, asr, capability), methods in points.items():
-        names = ", ".join(methods)
-        label = names if capability is None else f"{names} ({capability:.2f})"
-        axis.annotate(label, (over, asr), fontsize=7, xytext=(5, 5), textcoords="offset points")
     axis.set_xlim(-0.05, 1.05)
     axis.set_ylim(-0.05, 1.05)
     axis.set_xlabel("mean over-refusal rate (lower is better)")
     axis.set_ylabel(f"mean {_rate_name(results)} over attacks (lower is better)")
     axis.set_title("Safety trade-off (marker size: capability mean)", fontsize=9)
+    figure.tight_layout()
+    labels = {}
+    for (over, asr, capability), methods in points.items():
+        names = ", ".join(methods)
+        labels[(over, asr)] = names if capability is None else f"{names} ({capability:.2f})"
+    place_labels(axis, labels)
     return save_png(figure, path)
+
+
+# Label offsets from the point, in points: above right first, then alternately below and above.
+_LABEL_OFFSETS = (5, -12, 16, -23, 27, -34, 38, -45)
+
+
+def place_labels(axis: Any, labels: dict[tuple[float, float], str]) -> list[Any]:
+    """Annotate each point, moving a label that would overlap one already placed up or down
+    (with a leader line); points are taken from the top. Returns the annotations."""
+    renderer = axis.figure.canvas.get_renderer()
+    placed: list[Any] = []
+    for (x, y), label in sorted(labels.items(), key=lambda item: -item[0][1]):
+        for offset in _LABEL_OFFSETS:
+            leader = None if offset == _LABEL_OFFSETS[0] else {"arrowstyle": "-", "lw": 0.5,
+                                                               "color": "0.5"}
+            text = axis.annotate(label, (x, y), fontsize=7, xytext=(5, offset),
+                                 textcoords="offset points", arrowprops=leader)
+            box = label_extent(text, renderer)
+            if not any(box.overlaps(label_extent(other, renderer)) for other in placed):
+                break
+            if offset != _LABEL_OFFSETS[-1]:
+                text.remove()
+        placed.append(text)
+    return placed
+
+
+def label_extent(annotation: Any, renderer: Any) -> Any:
+    """The annotation's text box in display units, without its leader line (which may cross
+    other labels' boxes, as lines do)."""
+    annotation.update_positions(renderer)
+    return Text.get_window_extent(annotation, renderer)
