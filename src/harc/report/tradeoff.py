@@ -6,9 +6,9 @@ is better). Row A *dominates* row B when, paired on the same prompts, A is signi
 on at least one axis and significantly worse on none. Significant: the table's tests, with
 Holm's correction over the pair's axes (family-wise error 0.05), since a verdict reads several
 tests at once: uncorrected, a row equal to B on all five axes would "dominate" or "be
-dominated" by chance about one time in five. A better point estimate that is not significant
-counts as a tie: at these sample sizes a verdict on it would be a guess, so "not dominated"
-means "no row is shown to be better".
+dominated" by chance up to about one time in five (1 − 0.95⁵ for independent tests). A better
+point estimate that is not significant counts as a tie: at these sample sizes a verdict on it
+would be a guess, so "not dominated" means "no row is shown to be better".
 """
 
 from __future__ import annotations
