@@ -13,7 +13,13 @@ from harc.errors import HarcError
 from harc.methods.actadd import ActAddMethod
 from harc.methods.cast import CastMethod
 from harc.methods.compare import compare
-from harc.methods.compare_rows import read_row_record, row_path, write_row_record
+from harc.methods.compare_rows import (
+    machine_summary,
+    read_row_record,
+    render_wall_times,
+    row_path,
+    write_row_record,
+)
 from tests.methods.helpers import tiny_data, tiny_loaded
 from tests.methods.test_compare import FAST, METHODS, data_root, tiny_suite  # noqa: F401
 
@@ -85,6 +91,14 @@ def test_record_round_trip_is_byte_stable_and_bad_files_are_clear_errors(tmp_pat
     elsewhere.machine = {"cpu": "another CPU"}
     write_row_record(elsewhere, tmp_path / "three.json.gz")  # a read row keeps its machine
     assert read_row_record(tmp_path / "three.json.gz").machine == {"cpu": "another CPU"}
+    # a record made before machines were recorded says so, not this process's machine
+    with gzip.open(tmp_path / "one.json.gz", "rt") as handle:
+        record = json.load(handle)
+    del record["machine"]
+    with gzip.open(tmp_path / "old.json.gz", "wt") as handle:
+        json.dump(record, handle)
+    old = read_row_record(tmp_path / "old.json.gz")
+    assert old.machine == {} and machine_summary(old.machine) == "not recorded"
     (tmp_path / "plain.json.gz").write_text("{}")
     with pytest.raises(HarcError, match="not a readable harc compare row record"):
         read_row_record(tmp_path / "plain.json.gz")
@@ -94,3 +108,23 @@ def test_record_round_trip_is_byte_stable_and_bad_files_are_clear_errors(tmp_pat
         read_row_record(tmp_path / "foreign.json.gz")
     with pytest.raises(HarcError, match="not a readable"):
         read_row_record(tmp_path / "missing.json.gz")
+
+
+def test_wall_times_name_each_rows_build_evaluation_and_machine(tmp_path, data_root):  # noqa: F811
+    row = _compare(tmp_path / "a", data_root).rows[0]
+    rows = [dataclasses.replace(row, method="base", build_seconds=0.0, eval_seconds=3240.0,
+                                machine={"cpu": "EPYC", "cpu_native_bf16": True}),
+            dataclasses.replace(row, method="sft", build_seconds=8077.0, eval_seconds=11880.0,
+                                machine={"cpu": "EPYC", "cpu_native_bf16": False,
+                                         "bf16_matmuls_in_float32": True, "cuda": []}),
+            dataclasses.replace(row, method="cast", build_seconds=60.0, eval_seconds=2100.0,
+                                machine={"cuda": ["NVIDIA H200"]}),
+            dataclasses.replace(row, method="old", machine={})]
+    lines = render_wall_times(rows).splitlines()
+    assert lines[4] == "| base | - | 54 min | EPYC (native bf16) |"
+    assert lines[5] == "| sft | 2.2 h | 3.3 h | EPYC (bf16 matmuls in float32) |"
+    assert lines[6] == "| cast | 1 min | 35 min | NVIDIA H200 |"
+    assert lines[7].endswith("| not recorded |")
+    # and the comparison's table carries them, this process's machine for its fresh rows
+    table = (tmp_path / "a" / "table.md").read_text()
+    assert "Wall time per row" in table and machine_summary(None) in table

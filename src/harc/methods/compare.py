@@ -38,6 +38,7 @@ from harc.methods.compare_rows import (
     CompareRow,
     check_row_inputs,
     evaluation_seconds,
+    render_wall_times,
     reuse_row,
     row_path,
     write_row_record,
@@ -298,7 +299,8 @@ def _write(rows: list[CompareRow], out: Path, suite: Suite) -> CompareResult:
     from harc.report import write_report
 
     result = CompareResult(rows)
-    result.files.update(write_report(result.results, out, base=BASE, also_against=(HARC,)))
+    result.files.update(write_report(result.results, out, base=BASE, also_against=(HARC,),
+                                     appendix=render_wall_times(rows)))
     result.files["compare"] = str(out / COMPARE_FILE)
     write_json_atomic(out / COMPARE_FILE, {"suite": suite.name,
                                            "rows": [row.to_dict() for row in rows],

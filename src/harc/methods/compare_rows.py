@@ -36,7 +36,8 @@ class CompareRow:
     result: EvaluationResult
     extra: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
-    machine: dict[str, Any] | None = None  # a read record's; None: this process's machine
+    # a read record's ({} where it has none); None: this process's machine
+    machine: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {"method": self.method, "kind": self.kind, "build_seconds": self.build_seconds,
@@ -62,7 +63,7 @@ def write_row_record(row: CompareRow, path: Path) -> None:
     machine that computed it (not an input: rows made on other machines are compared)."""
     record = {"format": ROW_FORMAT, "method": row.method, "kind": row.kind,
               "build_seconds": row.build_seconds, "eval_seconds": row.eval_seconds,
-              "machine": row.machine or machine_description(),
+              "machine": row.machine if row.machine is not None else machine_description(),
               "extra": row.extra, "inputs": row.inputs, "result": row.result.to_dict()}
     payload = json.dumps(record, default=str).encode("utf-8")
     # mtime=0 and no file name: the same row gives the same bytes
@@ -87,7 +88,7 @@ def read_row_record(path: Path) -> CompareRow:
         return CompareRow(str(record["method"]), str(record["kind"]),
                           float(record["build_seconds"]), evaluation_seconds(result),
                           True, result, dict(record.get("extra") or {}),
-                          dict(record["inputs"]), record.get("machine"))
+                          dict(record["inputs"]), dict(record.get("machine") or {}))
     except (KeyError, TypeError, ValueError) as error:
         raise HarcError(f"{path}: incomplete harc compare row record ({error})") from error
 
@@ -115,3 +116,33 @@ def check_row_inputs(row: CompareRow, path: Path, inputs: dict[str, Any],
 
 def _canonical(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def machine_summary(machine: dict[str, Any] | None) -> str:
+    """A ``machine_description`` in words; None: this process's machine; {}: not recorded."""
+    if machine is None:
+        machine = machine_description()
+    if not machine:
+        return "not recorded"
+    if machine.get("cuda"):
+        return ", ".join(machine["cuda"])
+    kernel = ("native bf16" if machine.get("cpu_native_bf16") else
+              "bf16 matmuls in float32" if machine.get("bf16_matmuls_in_float32") else
+              "no native bf16")
+    return f"{machine.get('cpu') or 'unknown CPU'} ({kernel})"
+
+
+def _minutes(seconds: float) -> str:
+    return "-" if seconds <= 0 else f"{seconds / 60:.0f} min" if seconds < 5400 else (
+        f"{seconds / 3600:.1f} h")
+
+
+def render_wall_times(rows: list[CompareRow]) -> str:
+    """Markdown: each row's build and evaluation time and the machine that computed it."""
+    lines = ["Wall time per row (build: the method's training or construction time, carried "
+             "across resumes; evaluation: the sum of its sections' times when they were "
+             "computed, pauses included; the machine that computed the row):", "",
+             "| Method | build | evaluation | machine |", "|:---|---:|---:|:---|"]
+    lines += [f"| {row.method} | {_minutes(row.build_seconds)} | {_minutes(row.eval_seconds)} "
+              f"| {machine_summary(row.machine)} |" for row in rows]
+    return "\n".join(lines)

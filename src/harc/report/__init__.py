@@ -34,19 +34,22 @@ __all__ = [
 
 
 def write_table_and_figures(results: Sequence[EvaluationResult], out_dir: str | Path,
-                            base: str | None = None, also_against: Sequence[str] = ()
-                            ) -> dict[str, str]:
+                            base: str | None = None, also_against: Sequence[str] = (),
+                            appendix: str = "") -> dict[str, str]:
     """``table.md``, ``asr.png`` and ``tradeoff.png`` in ``out_dir``; returns their paths.
     ``base`` and ``also_against``: the rows the others are compared with (see
-    :func:`render_table`)."""
-    return _table_and_figures(results, Path(out_dir), base, also_against)[1]
+    :func:`render_table`); ``appendix``: Markdown put after the table."""
+    return _table_and_figures(results, Path(out_dir), base, also_against, appendix)[1]
 
 
 def _table_and_figures(results: Sequence[EvaluationResult], out: Path, base: str | None,
-                       also_against: Sequence[str]) -> tuple[str, dict[str, str]]:
+                       also_against: Sequence[str], appendix: str = ""
+                       ) -> tuple[str, dict[str, str]]:
     from harc.io import write_text_atomic
 
     text = render_table(results, base=base, also_against=also_against)
+    if appendix:
+        text += "\n\n" + appendix
     table = out / "table.md"
     write_text_atomic(table, text + "\n")
     files = {"table": str(table)}
@@ -57,12 +60,13 @@ def _table_and_figures(results: Sequence[EvaluationResult], out: Path, base: str
 
 
 def write_report(results: Sequence[EvaluationResult], out_dir: str | Path,
-                 base: str | None = None, also_against: Sequence[str] = ()) -> dict[str, str]:
+                 base: str | None = None, also_against: Sequence[str] = (),
+                 appendix: str = "") -> dict[str, str]:
     """:func:`write_table_and_figures`, and ``report.md`` + self-contained ``report.html``
     holding the table and the figures (:class:`harc.document.Document`)."""
     from harc.document import Document
 
-    text, files = _table_and_figures(results, Path(out_dir), base, also_against)
+    text, files = _table_and_figures(results, Path(out_dir), base, also_against, appendix)
     methods = ", ".join(result.method for result in results)
     doc = Document(f"harc evaluation: {methods} on {results[0].model}" if results
                    else "harc evaluation")
