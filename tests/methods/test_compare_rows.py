@@ -119,12 +119,12 @@ def test_wall_times_name_each_rows_build_evaluation_and_machine(tmp_path, data_r
                                          "bf16_matmuls_in_float32": True, "cuda": []}),
             dataclasses.replace(row, method="cast", build_seconds=60.0, eval_seconds=2100.0,
                                 machine={"cuda": ["NVIDIA H200"]}),
-            dataclasses.replace(row, method="old", machine={})]
+            dataclasses.replace(row, method="old", build_seconds=7.0, machine={})]
     lines = render_wall_times(rows).splitlines()
     assert lines[4] == "| base | - | 54 min | EPYC (native bf16) |"
     assert lines[5] == "| sft | 2.2 h | 3.3 h | EPYC (bf16 matmuls in float32) |"
     assert lines[6] == "| cast | 1 min | 35 min | NVIDIA H200 |"
-    assert lines[7].endswith("| not recorded |")
+    assert lines[7].startswith("| old | 7 s |") and lines[7].endswith("| not recorded |")
     # and the comparison's table carries them, this process's machine for its fresh rows
     table = (tmp_path / "a" / "table.md").read_text()
     assert "Wall time per row" in table and machine_summary(None) in table

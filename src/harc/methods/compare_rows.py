@@ -133,15 +133,18 @@ def machine_summary(machine: dict[str, Any] | None) -> str:
 
 
 def _minutes(seconds: float) -> str:
-    return "-" if seconds <= 0 else f"{seconds / 60:.0f} min" if seconds < 5400 else (
-        f"{seconds / 3600:.1f} h")
+    if seconds <= 0:
+        return "-"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
 
 
 def render_wall_times(rows: list[CompareRow]) -> str:
     """Markdown: each row's build and evaluation time and the machine that computed it."""
-    lines = ["Wall time per row (build: the method's training or construction time, carried "
-             "across resumes; evaluation: the sum of its sections' times when they were "
-             "computed, pauses included; the machine that computed the row):", "",
+    lines = ["Wall time per row, pauses included (build: the method's training or "
+             "construction time, carried across resumes; evaluation: the sum of its sections' "
+             "times when they were computed; the machine that computed the row):", "",
              "| Method | build | evaluation | machine |", "|:---|---:|---:|:---|"]
     lines += [f"| {row.method} | {_minutes(row.build_seconds)} | {_minutes(row.eval_seconds)} "
               f"| {machine_summary(row.machine)} |" for row in rows]
