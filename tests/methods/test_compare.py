@@ -10,7 +10,7 @@ from harc.errors import HarcError
 from harc.evaluation.suites import AttackSpec, BenchmarkEntry, GoalSpec, Suite
 from harc.methods.actadd import ActAddMethod
 from harc.methods.cast import CastMethod
-from harc.methods.compare import check_methods, compare
+from harc.methods.compare import check_methods, compare, row_inputs, row_method
 from tests.evaluation.fakes import write_xstest
 from tests.methods.helpers import tiny_data, tiny_loaded
 
@@ -96,6 +96,28 @@ def test_unknown_or_repeated_methods_are_errors():
         check_methods(["cast", "cast"])
     assert {"cast", "actadd", "harc_guard", "harc"} <= set(check_methods(
         ["cast", "actadd", "harc_guard", "harc"]))
+    with pytest.raises(HarcError, match="has no preset 'nope'; its presets: paper, cpu, full"):
+        check_methods(["cast@nope"])
+    with pytest.raises(HarcError, match="unknown"):
+        check_methods(["nope@paper"])
+
+
+def test_a_method_at_a_second_preset_is_its_own_row(tmp_path, data_root):
+    assert row_method("circuit_breakers@paper", "full") == ("circuit_breakers", "paper")
+    assert row_method("circuit_breakers", "full") == ("circuit_breakers", "full")
+    assert check_methods(["base", "cast", "cast@paper"]) == ["base", "cast", "cast@paper"]
+    common = {"limit_scale": 1.0, "judges": ["keyword"]}
+    configs = [row_inputs(name, tiny_loaded(), None, tiny_suite(), common, "cpu", None)["config"]
+               for name in ("cast", "cast@paper", "cast@cpu")]
+    assert configs[0]["calibration_prompts"] == 8 and configs[1]["calibration_prompts"] != 8
+    assert configs[2] == configs[0]
+    out = tmp_path / "cmp"
+    result = compare(tiny_loaded(), ["base", "actadd", "actadd@paper"], suite=tiny_suite(),
+                     out_dir=out, data=tiny_data(), data_root=data_root, progress=False)
+    assert [r.method for r in result.results] == ["base", "actadd", "actadd@paper"]
+    assert (out / "methods" / "actadd@paper" / "method_output.json").is_file()
+    assert (out / "rows" / "actadd@paper.json.gz").is_file()
+    assert "| actadd@paper |" in (out / "table.md").read_text()
 
 
 def test_a_defence_is_attacked_by_the_undefended_self_attacker(tmp_path, data_root,

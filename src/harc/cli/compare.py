@@ -31,8 +31,9 @@ def register(commands: argparse._SubParsersAction) -> None:
     # Generation batch size: the suite's own sizes unless --batch-size is given.
     parser.set_defaults(batch_size=None)
     parser.add_argument("--methods", default=DEFAULT_METHODS,
-                        help=f"comma-separated method names, 'base' = no defence "
-                             f"(default: {DEFAULT_METHODS})")
+                        help=f"comma-separated method names, 'base' = no defence; "
+                             f"METHOD@PRESET adds a row of METHOD built with its own preset "
+                             f"(e.g. circuit_breakers@paper) (default: {DEFAULT_METHODS})")
     parser.add_argument("--suite", default="quick", help="quick | paper | a suite YAML file")
     parser.add_argument("--data-config", default=None,
                         help="HARC preset or YAML whose data section and seed give the shared "

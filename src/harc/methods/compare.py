@@ -51,6 +51,7 @@ from harc.training.data import TrainingData
 logger = logging.getLogger(__name__)
 
 BASE = "base"
+PAPER = "paper"  # the preset no method defines: its paper defaults
 HARC = "harc"  # the second reference row of the paired tests
 INPUT_FILE = "compare_input.json"
 COMPARE_FILE = "compare.json"
@@ -71,15 +72,30 @@ def _registry() -> None:
     import harc.methods  # noqa: F401  (its __init__ imports every method module)
 
 
+def row_method(name: str, preset: str | None = None) -> tuple[str, str | None]:
+    """A row's method and preset: ``METHOD@PRESET`` names a second row of a method built with
+    its own preset (``@paper``: the paper defaults), e.g. ``circuit_breakers@paper`` beside
+    ``circuit_breakers``; a plain ``METHOD`` takes the comparison's ``preset``."""
+    method, at, own = name.partition("@")
+    return (method, own) if at else (name, preset)
+
+
 def check_methods(methods: Sequence[str]) -> list[str]:
-    from harc.methods.registry import available_methods
+    """The row names, checked: known methods, presets they define (or ``paper``), no repeats."""
+    from harc.methods.registry import available_methods, get_method
 
     _registry()
     names = [m.strip() for m in methods if m.strip()]
-    unknown = [m for m in names if m != BASE and m not in available_methods()]
+    unknown = [m for m in names if m != BASE and row_method(m)[0] not in available_methods()]
     if unknown:
         raise HarcError(f"unknown methods {unknown}; available: "
                         f"{', '.join([BASE, *available_methods()])}")
+    for name in names:
+        method, preset = row_method(name)
+        presets = getattr(get_method(method).config_class, "PRESETS", {}) if "@" in name else {}
+        if "@" in name and preset != PAPER and preset not in presets:
+            raise HarcError(f"{name}: {method} has no preset {preset!r}; its presets: "
+                            f"{', '.join([PAPER, *presets])}")
     if len(set(names)) != len(names):
         raise HarcError(f"a method is listed twice: {names}")
     return names
@@ -119,10 +135,12 @@ def model_identity(loaded: LoadedModel) -> str:
 
 
 def _method_config(name: str, preset: str | None, overrides: dict[str, Any] | None) -> Any:
+    """The config of row ``name`` (see :func:`row_method`)."""
     from harc.methods.registry import get_method, method_config
 
-    presets = getattr(get_method(name).config_class, "PRESETS", {})
-    return method_config(name, preset if preset in presets else None, **(overrides or {}))
+    method, preset = row_method(name, preset)
+    presets = getattr(get_method(method).config_class, "PRESETS", {})
+    return method_config(method, preset if preset in presets else None, **(overrides or {}))
 
 
 def row_inputs(name: str, loaded: LoadedModel, data: TrainingData | None, suite: Suite,
@@ -152,7 +170,7 @@ def build_method(
     from harc.methods.registry import get_method
     from harc.methods.steering import read_wrapper_output
 
-    method = get_method(name)
+    method = get_method(row_method(name)[0])
     config = _method_config(name, preset, overrides)
     wanted = {"model": model_identity(loaded), "config": config.model_dump(mode="json"),
               "data": data_digest(data)}
@@ -168,7 +186,8 @@ def build_method(
     if from_run is not None:
         from harc.methods.harc_method import finished_run_output
 
-        return finished_run_output(name, from_run, config, loaded, data, out_dir), False
+        return finished_run_output(row_method(name)[0], from_run, config, loaded, data,
+                                   out_dir), False
     return method.run(loaded, data, out_dir, config, progress=progress), False
 
 
@@ -271,7 +290,7 @@ def compare(
             continue
         if name != BASE:
             assert data is not None
-            if name == "harc_dpo" and "harc_adapter" not in overrides:
+            if row_method(name)[0] == "harc_dpo" and "harc_adapter" not in overrides:
                 harc = outputs.get("harc") or build_method(
                     "harc", loaded, data, out / "methods" / "harc", preset=preset,
                     progress=progress, overrides=(configs or {}).get("harc"),
