@@ -60,8 +60,8 @@ def test_labels_of_nearby_points_do_not_overlap():
     figure, axis = plt.subplots(figsize=(5.5, 4.5), dpi=120)
     axis.set_xlim(-0.05, 1.05)
     axis.set_ylim(-0.05, 1.05)
-    points = {(0.44, 0.69): "base (0.23)", (0.445, 0.685): "circuit_breakers (0.22)",
-              (0.45, 0.70): "repbend (0.22)", (0.9, 0.1): "far (0.2)"}
+    points = [(0.44, 0.69, "base (0.23)"), (0.445, 0.685, "circuit_breakers (0.22)"),
+              (0.45, 0.70, "repbend (0.22)"), (0.9, 0.1, "far (0.2)")]
     texts = place_labels(axis, points)
     renderer = figure.canvas.get_renderer()
     boxes = [label_extent(t, renderer) for t in texts]

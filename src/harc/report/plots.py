@@ -71,10 +71,10 @@ def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path
     axis.set_ylabel(f"mean {_rate_name(results)} over attacks (lower is better)")
     axis.set_title("Safety trade-off (marker size: capability mean)", fontsize=9)
     figure.tight_layout()
-    labels = {}
+    labels = []  # two rows at one point with different capability keep both labels
     for (over, asr, capability), methods in points.items():
         names = ", ".join(methods)
-        labels[(over, asr)] = names if capability is None else f"{names} ({capability:.2f})"
+        labels.append((over, asr, names if capability is None else f"{names} ({capability:.2f})"))
     place_labels(axis, labels)
     return save_png(figure, path)
 
@@ -83,12 +83,12 @@ def plot_tradeoff(results: Sequence[EvaluationResult], path: str | Path) -> Path
 _LABEL_OFFSETS = (5, -12, 16, -23, 27, -34, 38, -45)
 
 
-def place_labels(axis: Any, labels: dict[tuple[float, float], str]) -> list[Any]:
+def place_labels(axis: Any, labels: Sequence[tuple[float, float, str]]) -> list[Any]:
     """Annotate each point, moving a label that would overlap one already placed up or down
     (with a leader line); points are taken from the top. Returns the annotations."""
     renderer = axis.figure.canvas.get_renderer()
     placed: list[Any] = []
-    for (x, y), label in sorted(labels.items(), key=lambda item: -item[0][1]):
+    for x, y, label in sorted(labels, key=lambda item: -item[1]):
         for offset in _LABEL_OFFSETS:
             leader = None if offset == _LABEL_OFFSETS[0] else {"arrowstyle": "-", "lw": 0.5,
                                                                "color": "0.5"}
