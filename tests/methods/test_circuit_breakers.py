@@ -7,13 +7,11 @@ import pytest
 import torch
 from peft import PeftModel
 
-from harc.errors import HarcError
 from harc.methods import get_method, method_config
 from harc.methods.circuit_breakers import (
     NOT_REROUTED,
     CircuitBreakersLoss,
     cb_coefficients,
-    final_rerouting,
     rerouting_loss,
     retain_loss,
 )
@@ -98,20 +96,6 @@ def test_schedule_uses_the_optimizer_step_under_gradient_accumulation(tmp_path, 
     assert [row["c_retain"] for row in log] == pytest.approx(
         [cb_coefficients(k, 3, config.alpha)[0] for k in (1, 2, 3)]
     )
-
-
-def test_final_rerouting_is_the_mean_of_the_last_tenth_of_steps(tmp_path):
-    log = tmp_path / "train_log.jsonl"
-    values = [1.0] * 18 + [0.5, 0.3]
-    log.write_text(
-        "".join(json.dumps({"step": k, "rerouting": v}) + "\n" for k, v in enumerate(values, 1))
-    )
-    assert final_rerouting(log) == pytest.approx(0.4)
-    log.write_text(json.dumps({"step": 1, "rerouting": 0.7}) + "\n")
-    assert final_rerouting(log) == pytest.approx(0.7)
-    log.write_text("")
-    with pytest.raises(HarcError, match="no logged steps"):
-        final_rerouting(log)
 
 
 def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, arch, caplog):

@@ -8,7 +8,7 @@ import torch
 from peft import PeftModel
 
 from harc.methods import get_method, method_config
-from harc.methods.repbend import RepBendLoss, distance_term, unsafe_cosine
+from harc.methods.repbend import DIVERGED_KL, RepBendLoss, distance_term, unsafe_cosine
 from tests.methods.helpers import LORA, same_state, state_copy, tiny_data, tiny_loaded
 from tests.tiny import tiny_model
 
@@ -68,13 +68,26 @@ def test_first_step_terms_measure_against_the_adapter_disabled_model(tmp_path, m
     )
 
 
-def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, arch):
+def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, arch, caplog):
     loaded = tiny_loaded(arch)
     before = state_copy(loaded.model)
     output = get_method("repbend").run(loaded, tiny_data(), tmp_path, _config(), progress=False)
+    assert output.extra["final_safe_kl"] < DIVERGED_KL and "diverged" not in caplog.text
     log = [json.loads(line) for line in output.log_path.read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2]
     assert {"safe", "unsafe", "kl", "cosine", "loss", "lr"} <= log[0].keys()
     assert same_state(loaded.model, before) and not loaded.model.training
     reloaded = PeftModel.from_pretrained(tiny_model(arch), str(output.adapter_dir))
     assert any("lora_B" in name for name, _ in reloaded.named_parameters())
+
+
+def test_a_run_that_runs_away_says_it_diverged(tmp_path, caplog):
+    loaded = tiny_loaded()
+    # A random tiny model's next-token distribution is near uniform, so no change of its states
+    # moves the KL; a scaled head makes it peaked like a trained model's.
+    with torch.no_grad():
+        loaded.model.lm_head.weight.mul_(100.0)
+    config = _config(lr=0.5, max_steps=10, warmup_steps=0)
+    output = get_method("repbend").run(loaded, tiny_data(), tmp_path, config, progress=False)
+    assert output.extra["final_safe_kl"] > DIVERGED_KL
+    assert "RepBend diverged" in caplog.text

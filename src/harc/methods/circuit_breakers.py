@@ -20,12 +20,12 @@ counts the embedding slot and padding; ours averages over real tokens of slots 1
 The rerouting term starts at its maximum: where the adapter is the identity, cos(h + d, h)
 has zero gradient in d (it grows like |d|/|h|^2), while the retain distance's gradient has
 unit size from the first step. On a small model at a small budget the term can stay near 1
-for the whole run; :func:`final_rerouting` reads it back and the method warns when it did.
+for the whole run; :func:`~harc.methods.loop.final_term` reads it back and the method
+warns when it did.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
@@ -39,7 +39,7 @@ from pydantic import Field
 from harc.errors import HarcError
 from harc.methods.base import MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
-from harc.methods.loop import LoopConfig, train_lora
+from harc.methods.loop import LoopConfig, final_term, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -113,19 +113,6 @@ def retain_loss(tuned: torch.Tensor, original: torch.Tensor, mask: torch.Tensor)
     return masked_token_mean(
         torch.linalg.vector_norm(difference, dim=-1, dtype=torch.float32), mask
     )
-
-
-def final_rerouting(log_path: Path) -> float:
-    """Mean rerouting term over the last tenth (at least one) of the logged steps."""
-    values = [
-        float(json.loads(line)["rerouting"])
-        for line in log_path.read_text().splitlines()
-        if line.strip()
-    ]
-    if not values:
-        raise HarcError(f"{log_path}: no logged steps")
-    tail = values[-max(1, len(values) // 10) :]
-    return sum(tail) / len(tail)
 
 
 class CircuitBreakersLoss:
@@ -224,7 +211,7 @@ class CircuitBreakersMethod:
         result = train_lora(
             loaded, config, out, loss, lora=lora, desc="circuit breakers", progress=progress
         )
-        final = final_rerouting(result.log_path)
+        final = final_term(result.log_path, "rerouting")
         if final > NOT_REROUTED:
             logger.warning(
                 "circuit breakers: the rerouting term ended at cos %.4f (mean of the last tenth "

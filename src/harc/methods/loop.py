@@ -11,6 +11,7 @@ always leaves ``loaded.model`` without LoRA layers afterwards.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ import torch
 from peft import LoraConfig, PeftModel
 from pydantic import Field
 
+from harc.errors import HarcError
 from harc.methods.base import MethodConfig
 from harc.models.loading import LoadedModel
 from harc.training.checkpoint import (
@@ -52,6 +54,20 @@ class LoopConfig(MethodConfig):
     max_length: int = Field(1024, gt=8)
     mixed_precision: Literal["no", "bf16", "fp16"] = "no"
     checkpoint_every: int = Field(0, ge=0)  # 0: no checkpoints
+
+
+def final_term(log_path: Path, term: str) -> float:
+    """Mean of a logged loss term over the last tenth (at least one) of the logged steps: how
+    a run ended, read back for the methods' end-of-training checks."""
+    values = [
+        float(json.loads(line)[term])
+        for line in log_path.read_text().splitlines()
+        if line.strip()
+    ]
+    if not values:
+        raise HarcError(f"{log_path}: no logged steps")
+    tail = values[-max(1, len(values) // 10) :]
+    return sum(tail) / len(tail)
 
 
 @dataclass

@@ -11,6 +11,10 @@ Safe rows keep their representations; unsafe rows are pushed away from the origi
 is unsafe row i's tuned representation (mean over its ``unsafe_tokens``, per slot), so the
 last term spreads the unsafe representations apart instead of letting them collapse onto
 one direction. The push term is unbounded below, as published: keep the step count modest.
+At a large learning rate it runs away (the unsafe distance grows without bound and drags the
+safe rows with it), so the method reads back the safe responses' KL over the last tenth of the
+steps and warns when it ended above ``DIVERGED_KL`` nats per token: the benign behaviour the
+KL term exists to keep is gone.
 
 Rows: unsafe = harmful prompt + harmful answer; safe = harmless and pseudo-harmful prompts
 with their answers, plus harmful prompts with their refusals (``safe_refusals``).
@@ -18,6 +22,7 @@ with their answers, plus harmful prompts with their refusals (``safe_refusals``)
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -30,7 +35,7 @@ from pydantic import Field
 from harc.errors import HarcError
 from harc.methods.base import MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
-from harc.methods.loop import LoopConfig, train_lora
+from harc.methods.loop import LoopConfig, final_term, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -50,6 +55,9 @@ from harc.training.losses import token_mean_kl
 from harc.training.sampling import draw
 
 UNSAFE, SAFE = 0, 1
+# Per-token KL(original || tuned) on the safe responses; a working run stays near 0.1 or below.
+DIVERGED_KL = 1.0
+logger = logging.getLogger(__name__)
 
 
 class RepBendConfig(LoopConfig):
@@ -198,7 +206,15 @@ class RepBendMethod:
             desc="RepBend",
             progress=progress,
         )
+        final_kl = final_term(result.log_path, "kl")
+        if final_kl > DIVERGED_KL:
+            logger.warning(
+                "RepBend diverged: the safe responses' KL ended at %.2f nats per token (mean of "
+                "the last tenth of %d steps; unsafe distance %.3g), so the benign behaviour is "
+                "gone too; its push term is unbounded, so use a smaller learning rate or fewer "
+                "steps", final_kl, result.steps, final_term(result.log_path, "unsafe"),
+            )
         return saved_adapter_output(
             self.name, loaded, out, result,
-            {"target_slots": targets, "config": config.model_dump()},
+            {"target_slots": targets, "final_safe_kl": final_kl, "config": config.model_dump()},
         )

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from harc.errors import HarcError
+from harc.methods.loop import final_term
+
+
+def test_final_term_is_the_mean_of_the_last_tenth_of_the_logged_steps(tmp_path):
+    log = tmp_path / "train_log.jsonl"
+    values = [1.0] * 18 + [0.5, 0.3]
+    log.write_text(
+        "".join(json.dumps({"step": k, "rerouting": v}) + "\n" for k, v in enumerate(values, 1))
+    )
+    assert final_term(log, "rerouting") == pytest.approx(0.4)
+    log.write_text(json.dumps({"step": 1, "rerouting": 0.7}) + "\n")
+    assert final_term(log, "rerouting") == pytest.approx(0.7)
+    log.write_text("")
+    with pytest.raises(HarcError, match="no logged steps"):
+        final_term(log, "rerouting")
