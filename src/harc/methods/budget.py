@@ -7,6 +7,9 @@ DPO 5 preference pairs (10 sequences plus the reference pass), Circuit Breakers 
 rows of each kind (6 rows; their batch is per kind, so 5 cannot be split evenly and the
 baselines get the larger side). The prompts are the shared training data of ``harc compare``.
 Read from the HARC preset, so changing that budget changes every method with it.
+
+The learning rate is the one exception a method may take, chosen on its training log (never on
+an evaluation set) and documented in its preset: RepBend's unbounded push diverged at HARC's.
 """
 
 from __future__ import annotations
