@@ -26,6 +26,7 @@
 #   bash benchmarks/compare_full.sh base,cast,actadd        # the rows named, reusing records
 #   bash benchmarks/compare_full.sh                         # all ten: the full table
 #   SUITE=compare-full-pair bash benchmarks/compare_full.sh base,harc
+#   bash benchmarks/compare_full.sh circuit_breakers@paper      # a method at its own preset
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SUITE=${SUITE:-compare-full}
@@ -82,6 +83,9 @@ done
 # The table: every recorded row of the suite, not only the ones named (in the usual order).
 rows=()
 for name in ${ALL//,/ }; do [ -f "$RESULTS/$name.json.gz" ] && rows+=("$name"); done
+for file in "$RESULTS"/*@*.json.gz; do   # rows at a method's own preset, e.g. repbend@paper
+  [ -e "$file" ] && rows+=("$(basename "$file" .json.gz)")
+done
 table=$(IFS=,; echo "${rows[*]}")
 compare "$table"
 cp "$OUT/table.md" "$OUT/tradeoff.png" "$RESULTS/"
