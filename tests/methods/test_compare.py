@@ -10,7 +10,8 @@ from harc.errors import HarcError
 from harc.evaluation.suites import AttackSpec, BenchmarkEntry, GoalSpec, Suite
 from harc.methods.actadd import ActAddMethod
 from harc.methods.cast import CastMethod
-from harc.methods.compare import check_methods, compare, row_inputs, row_method
+from harc.methods.compare import compare, row_inputs
+from harc.methods.compare_rows import check_methods, row_method
 from tests.evaluation.fakes import write_xstest
 from tests.methods.helpers import tiny_data, tiny_loaded
 

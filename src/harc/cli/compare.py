@@ -61,7 +61,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harc.evaluation.suites import load_suite
-    from harc.methods.compare import check_methods, compare
+    from harc.methods.compare import compare
+    from harc.methods.compare_rows import check_methods
     from harc.report import render_table
 
     names = check_methods(args.methods.split(","))

@@ -35,11 +35,15 @@ from harc.io import write_json_atomic
 from harc.jobs import load_record, save_record
 from harc.methods.base import OUTPUT_FILE, MethodOutput
 from harc.methods.compare_rows import (
+    BASE,
     CompareRow,
+    check_methods,
     check_row_inputs,
+    config_preset,
     evaluation_seconds,
     render_wall_times,
     reuse_row,
+    row_method,
     row_path,
     write_row_record,
 )
@@ -50,8 +54,6 @@ from harc.training.data import TrainingData
 
 logger = logging.getLogger(__name__)
 
-BASE = "base"
-PAPER = "paper"  # the preset no method defines: its paper defaults
 HARC = "harc"  # the second reference row of the paired tests
 INPUT_FILE = "compare_input.json"
 COMPARE_FILE = "compare.json"
@@ -65,40 +67,6 @@ class CompareResult:
     @property
     def results(self) -> list[EvaluationResult]:
         return [row.result for row in self.rows]
-
-
-def _registry() -> None:
-    """Import every method module so the registry is complete."""
-    import harc.methods  # noqa: F401  (its __init__ imports every method module)
-
-
-def row_method(name: str, preset: str | None = None) -> tuple[str, str | None]:
-    """A row's method and preset: ``METHOD@PRESET`` names a second row of a method built with
-    its own preset (``@paper``: the paper defaults), e.g. ``circuit_breakers@paper`` beside
-    ``circuit_breakers``; a plain ``METHOD`` takes the comparison's ``preset``."""
-    method, at, own = name.partition("@")
-    return (method, own) if at else (name, preset)
-
-
-def check_methods(methods: Sequence[str]) -> list[str]:
-    """The row names, checked: known methods, presets they define (or ``paper``), no repeats."""
-    from harc.methods.registry import available_methods, get_method
-
-    _registry()
-    names = [m.strip() for m in methods if m.strip()]
-    unknown = [m for m in names if m != BASE and row_method(m)[0] not in available_methods()]
-    if unknown:
-        raise HarcError(f"unknown methods {unknown}; available: "
-                        f"{', '.join([BASE, *available_methods()])}")
-    for name in names:
-        method, preset = row_method(name)
-        presets = getattr(get_method(method).config_class, "PRESETS", {}) if "@" in name else {}
-        if "@" in name and preset != PAPER and preset not in presets:
-            raise HarcError(f"{name}: {method} has no preset {preset!r}; its presets: "
-                            f"{', '.join([PAPER, *presets])}")
-    if len(set(names)) != len(names):
-        raise HarcError(f"a method is listed twice: {names}")
-    return names
 
 
 def build_data(
@@ -135,12 +103,11 @@ def model_identity(loaded: LoadedModel) -> str:
 
 
 def _method_config(name: str, preset: str | None, overrides: dict[str, Any] | None) -> Any:
-    """The config of row ``name`` (see :func:`row_method`)."""
-    from harc.methods.registry import get_method, method_config
+    """The config of row ``name`` (see :func:`config_preset`)."""
+    from harc.methods.registry import method_config
 
-    method, preset = row_method(name, preset)
-    presets = getattr(get_method(method).config_class, "PRESETS", {})
-    return method_config(method, preset if preset in presets else None, **(overrides or {}))
+    method, preset = config_preset(name, preset)
+    return method_config(method, preset, **(overrides or {}))
 
 
 def row_inputs(name: str, loaded: LoadedModel, data: TrainingData | None, suite: Suite,

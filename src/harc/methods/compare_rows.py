@@ -1,5 +1,6 @@
-"""One row of ``harc compare`` and its record: the row's evaluation with the inputs it was made
-from, as one gzipped JSON file (``out_dir/rows/NAME.json.gz``).
+"""One row of ``harc compare``: its name (``METHOD`` or ``METHOD@PRESET``, checked) and its
+record, the row's evaluation with the inputs it was made from, as one gzipped JSON file
+(``out_dir/rows/NAME.json.gz``).
 
 A record lets a finished row join a later comparison without being built or evaluated again
 (``compare(from_results=...)``, ``harc compare --from-results NAME=FILE``): a comparison of ten
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,8 @@ from harc.io import atomic_path
 from harc.models.devices import machine_description
 
 ROW_FORMAT = "harc-compare-row/1"
+BASE = "base"
+PAPER = "paper"  # the preset no method defines: its paper defaults
 ROWS_DIR = "rows"
 
 
@@ -149,3 +153,50 @@ def render_wall_times(rows: list[CompareRow]) -> str:
     lines += [f"| {row.method} | {_minutes(row.build_seconds)} | {_minutes(row.eval_seconds)} "
               f"| {machine_summary(row.machine)} |" for row in rows]
     return "\n".join(lines)
+
+
+def _registry() -> None:
+    """Import every method module so the registry is complete."""
+    import harc.methods  # noqa: F401  (its __init__ imports every method module)
+
+
+def row_method(name: str, preset: str | None = None) -> tuple[str, str | None]:
+    """A row's method and preset: ``METHOD@PRESET`` names a second row of a method built with
+    its own preset (``@paper``: the paper defaults), e.g. ``circuit_breakers@paper`` beside
+    ``circuit_breakers``; a plain ``METHOD`` takes the comparison's ``preset``."""
+    method, at, own = name.partition("@")
+    return (method, own) if at else (name, preset)
+
+
+def check_methods(methods: Sequence[str]) -> list[str]:
+    """The row names, checked: known methods, presets they define (or ``paper``), no repeats."""
+    from harc.methods.registry import available_methods
+
+    _registry()
+    names = [m.strip() for m in methods if m.strip()]
+    unknown = [m for m in names if m != BASE and row_method(m)[0] not in available_methods()]
+    if unknown:
+        raise HarcError(f"unknown methods {unknown}; available: "
+                        f"{', '.join([BASE, *available_methods()])}")
+    for name in names:
+        if name != BASE:
+            config_preset(name)
+    if len(set(names)) != len(names):
+        raise HarcError(f"a method is listed twice: {names}")
+    return names
+
+
+def config_preset(name: str, preset: str | None = None) -> tuple[str, str | None]:
+    """Row ``name``'s method and the preset its config is built with (None: the paper
+    defaults). A plain method takes the comparison's ``preset`` where it defines one; an
+    explicit ``METHOD@PRESET`` must name a preset the method defines, or ``paper``."""
+    from harc.methods.registry import get_method
+
+    method, wanted = row_method(name, preset)
+    presets = getattr(get_method(method).config_class, "PRESETS", {})
+    if wanted in presets:
+        return method, wanted
+    if "@" in name and wanted != PAPER:
+        raise HarcError(f"{name}: {method} has no preset {wanted!r}; its presets: "
+                        f"{', '.join([PAPER, *presets])}")
+    return method, None
