@@ -114,6 +114,7 @@ def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, 
     assert output.extra["final_rerouting"] == pytest.approx(log[-1]["rerouting"])
     assert log[-1]["rerouting"] > NOT_REROUTED
     assert "barely turned" in caplog.text
+    assert [text for text in output.extra["warnings"] if "barely turned" in text]
     assert same_state(loaded.model, before) and not loaded.model.training
     reloaded = PeftModel.from_pretrained(tiny_model(arch), str(output.adapter_dir))
     lora_blocks = {
@@ -130,7 +131,7 @@ def test_a_run_that_turns_the_representations_does_not_warn(tmp_path, caplog):
         tiny_loaded(), tiny_data(), tmp_path, config, progress=False
     )
     assert output.extra["final_rerouting"] < 0.6
-    assert "barely turned" not in caplog.text
+    assert "barely turned" not in caplog.text and output.extra["warnings"] == []
 
 
 def test_missing_harmful_answers_is_an_error(tmp_path):

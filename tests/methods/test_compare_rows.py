@@ -11,12 +11,15 @@ import harc.evaluation.runner as runner
 import harc.methods.compare as compare_module
 from harc.errors import HarcError
 from harc.methods.actadd import ActAddMethod
+from harc.methods.base import MethodOutput
 from harc.methods.cast import CastMethod
 from harc.methods.compare import compare
 from harc.methods.compare_rows import (
     machine_summary,
     read_row_record,
+    render_build_warnings,
     render_wall_times,
+    row_extra,
     row_path,
     write_row_record,
 )
@@ -110,7 +113,7 @@ def test_record_round_trip_is_byte_stable_and_bad_files_are_clear_errors(tmp_pat
         read_row_record(tmp_path / "missing.json.gz")
 
 
-def test_wall_times_name_each_rows_build_evaluation_and_machine(tmp_path, data_root):  # noqa: F811
+def test_wall_times_and_build_warnings_of_each_row(tmp_path, data_root):  # noqa: F811
     row = _compare(tmp_path / "a", data_root).rows[0]
     rows = [dataclasses.replace(row, method="base", build_seconds=0.0, eval_seconds=3240.0,
                                 machine={"cpu": "EPYC", "cpu_native_bf16": True}),
@@ -128,3 +131,14 @@ def test_wall_times_name_each_rows_build_evaluation_and_machine(tmp_path, data_r
     # and the comparison's table carries them, this process's machine for its fresh rows
     table = (tmp_path / "a" / "table.md").read_text()
     assert "Wall time per row" in table and machine_summary(None) in table
+    assert "Build warnings" in table
+    # a trained method's end-of-training warnings reach its row (its config does not)
+    adapter = MethodOutput(method="repbend", kind="adapter", out_dir=tmp_path,
+                           adapter_dir=tmp_path, extra={"config": {"lr": 1.0},
+                                                        "warnings": ["RepBend diverged: ..."]})
+    assert row_extra(adapter) == {"warnings": ["RepBend diverged: ..."]}
+    assert row_extra(dataclasses.replace(adapter, extra={"config": {}, "warnings": []})) == {}
+    assert row_extra(None) == {}
+    warned = [rows[0], dataclasses.replace(row, method="repbend", extra=row_extra(adapter))]
+    assert render_build_warnings(warned).splitlines()[1] == "- **repbend**: RepBend diverged: ..."
+    assert render_build_warnings(rows[:1]).endswith("none.")

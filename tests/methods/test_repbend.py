@@ -73,6 +73,7 @@ def test_two_step_run_saves_a_loadable_adapter_and_restores_the_model(tmp_path, 
     before = state_copy(loaded.model)
     output = get_method("repbend").run(loaded, tiny_data(), tmp_path, _config(), progress=False)
     assert output.extra["final_safe_kl"] < DIVERGED_KL and "diverged" not in caplog.text
+    assert output.extra["warnings"] == []
     log = [json.loads(line) for line in output.log_path.read_text().splitlines()]
     assert [row["step"] for row in log] == [1, 2]
     assert {"safe", "unsafe", "kl", "cosine", "loss", "lr"} <= log[0].keys()
@@ -91,3 +92,4 @@ def test_a_run_that_runs_away_says_it_diverged(tmp_path, caplog):
     output = get_method("repbend").run(loaded, tiny_data(), tmp_path, config, progress=False)
     assert output.extra["final_safe_kl"] > DIVERGED_KL
     assert "RepBend diverged" in caplog.text
+    assert output.extra["warnings"][0].startswith("RepBend diverged")

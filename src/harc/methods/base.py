@@ -30,6 +30,9 @@ MethodKind = Literal["training", "inference"]
 OutputKind = Literal["adapter", "merged_then_adapter", "wrapper"]
 WrapperFactory = Callable[[LoadedModel], Any]
 OUTPUT_FILE = "method_output.json"
+# ``extra`` key: what a method's end-of-training checks found (e.g. a loss that stalled or ran
+# away), one sentence each; ``harc compare`` carries them into its report
+WARNINGS = "warnings"
 
 ConfigT = TypeVar("ConfigT", bound=BaseModel)
 

@@ -37,7 +37,7 @@ from peft import PeftModel
 from pydantic import Field
 
 from harc.errors import HarcError
-from harc.methods.base import MethodOutput, saved_adapter_output
+from harc.methods.base import WARNINGS, MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
 from harc.methods.loop import LoopConfig, final_term, train_lora
 from harc.methods.registry import register_method
@@ -212,14 +212,16 @@ class CircuitBreakersMethod:
             loaded, config, out, loss, lora=lora, desc="circuit breakers", progress=progress
         )
         final = final_term(result.log_path, "rerouting")
+        warnings = []
         if final > NOT_REROUTED:
-            logger.warning(
-                "circuit breakers: the rerouting term ended at cos %.4f (mean of the last tenth "
-                "of %d steps), so the harmful representations were barely turned; its gradient "
-                "vanishes where the adapter is the identity, so this model needs more steps or "
-                "a larger learning rate", final, result.steps,
-            )
+            warnings.append(
+                f"circuit breakers: the rerouting term ended at cos {final:.4f} (mean of the last "
+                f"tenth of {result.steps} steps), so the harmful representations were barely "
+                "turned; its gradient vanishes where the adapter is the identity, so this model "
+                "needs more steps or a larger learning rate")
+            logger.warning(warnings[-1])
         return saved_adapter_output(
             self.name, loaded, out, result,
-            {"target_slots": targets, "final_rerouting": final, "config": config.model_dump()},
+            {"target_slots": targets, "final_rerouting": final, WARNINGS: warnings,
+             "config": config.model_dump()},
         )

@@ -41,8 +41,10 @@ from harc.methods.compare_rows import (
     check_row_inputs,
     config_preset,
     evaluation_seconds,
+    render_build_warnings,
     render_wall_times,
     reuse_row,
+    row_extra,
     row_method,
     row_path,
     write_row_record,
@@ -275,7 +277,7 @@ def compare(
         result = evaluate_output(loaded, output, name, out / "eval" / name, base=base, **common)
         rows.append(CompareRow(name, output.kind if output else "none", build_seconds,
                                evaluation_seconds(result), cached, result,
-                               output.extra if output and output.kind == "wrapper" else {},
+                               row_extra(output),
                                inputs))
         write_row_record(rows[-1], row_path(out, name))
     return _write(rows, out, suite)
@@ -286,7 +288,8 @@ def _write(rows: list[CompareRow], out: Path, suite: Suite) -> CompareResult:
 
     result = CompareResult(rows)
     result.files.update(write_report(result.results, out, base=BASE, also_against=(HARC,),
-                                     appendix=render_wall_times(rows)))
+                                     appendix=render_wall_times(rows) + "\n\n"
+                                     + render_build_warnings(rows)))
     result.files["compare"] = str(out / COMPARE_FILE)
     write_json_atomic(out / COMPARE_FILE, {"suite": suite.name,
                                            "rows": [row.to_dict() for row in rows],

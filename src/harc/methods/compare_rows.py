@@ -22,6 +22,7 @@ from typing import Any
 from harc.errors import HarcError
 from harc.evaluation.results import EvaluationResult
 from harc.io import atomic_path
+from harc.methods.base import WARNINGS, MethodOutput
 from harc.models.devices import machine_description
 
 ROW_FORMAT = "harc-compare-row/1"
@@ -142,6 +143,25 @@ def _minutes(seconds: float) -> str:
     if seconds < 60:
         return f"{seconds:.0f} s"
     return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"
+
+
+def row_extra(output: MethodOutput | None) -> dict[str, Any]:
+    """What a row keeps of its method's ``extra``: a wrapper's all of it (its calibration), a
+    trained method's end-of-training warnings (its config is in the row's inputs already)."""
+    if output is None:
+        return {}
+    if output.kind == "wrapper":
+        return dict(output.extra)
+    return {WARNINGS: list(output.extra[WARNINGS])} if output.extra.get(WARNINGS) else {}
+
+
+def render_build_warnings(rows: list[CompareRow]) -> str:
+    """Markdown: what each row's method warned of at the end of its build (``extra``)."""
+    found = [(row.method, text) for row in rows for text in row.extra.get(WARNINGS, [])]
+    lines = ["Build warnings (the methods' end-of-training checks; rows recorded before the "
+             "checks existed carry none): " + ("none." if not found else "")]
+    lines += [f"- **{method}**: {text}" for method, text in found]
+    return "\n".join(lines)
 
 
 def render_wall_times(rows: list[CompareRow]) -> str:

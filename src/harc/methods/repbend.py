@@ -33,7 +33,7 @@ from peft import PeftModel
 from pydantic import Field
 
 from harc.errors import HarcError
-from harc.methods.base import MethodOutput, saved_adapter_output
+from harc.methods.base import WARNINGS, MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
 from harc.methods.loop import LoopConfig, final_term, train_lora
 from harc.methods.registry import register_method
@@ -212,14 +212,16 @@ class RepBendMethod:
             progress=progress,
         )
         final_kl = final_term(result.log_path, "kl")
+        warnings = []
         if final_kl > DIVERGED_KL:
-            logger.warning(
-                "RepBend diverged: the safe responses' KL ended at %.2f nats per token (mean of "
-                "the last tenth of %d steps; unsafe distance %.3g), so the benign behaviour is "
-                "gone too; its push term is unbounded, so use a smaller learning rate or fewer "
-                "steps", final_kl, result.steps, final_term(result.log_path, "unsafe"),
-            )
+            warnings.append(
+                f"RepBend diverged: the safe responses' KL ended at {final_kl:.2f} nats per token "
+                f"(mean of the last tenth of {result.steps} steps; unsafe distance "
+                f"{final_term(result.log_path, 'unsafe'):.3g}), so the benign behaviour is gone "
+                "too; its push term is unbounded, so use a smaller learning rate or fewer steps")
+            logger.warning(warnings[-1])
         return saved_adapter_output(
             self.name, loaded, out, result,
-            {"target_slots": targets, "final_safe_kl": final_kl, "config": config.model_dump()},
+            {"target_slots": targets, "final_safe_kl": final_kl, WARNINGS: warnings,
+             "config": config.model_dump()},
         )
