@@ -78,12 +78,13 @@ class RepBendConfig(LoopConfig):
     safe_refusals: bool = True
 
     PRESETS: ClassVar[dict[str, dict[str, Any]]] = {
-        # Equal compute, but not HARC's lr: at 2e-4 the unbounded push ran away on the training
-        # split (safe-response KL first above 1 nat/token at step 39, after a summed lr of
-        # 6.1e-3; 7.4 by step 61). 2e-5 for 240 steps (20 warm-up) sums to 4.6e-3, where that
-        # run was still healthy (step 32: unsafe states moved ~2, KL < 0.02). Chosen on that
-        # log, before any evaluation of RepBend.
-        FULL: {**equal_compute("loop", per_kind=True), "lr": 2e-5},
+        # Equal compute, but not HARC's lr: the unbounded push ran away on the training split
+        # at 2e-4 (safe-response KL above 1 nat/token from step 39, 3-7 from step 90) and at
+        # 2e-5 (unsafe states moved 20-30 from step 200; KL 1.40 over steps 217-240, the
+        # method's own check). So it takes its own default, 1e-5: at 2e-5 the run was healthy
+        # up to about step 150 (unsafe states moved ~1.2, KL ~0.01). Chosen on those two logs,
+        # before any evaluation of RepBend.
+        FULL: {**equal_compute("loop", per_kind=True), "lr": 1e-5},
         "cpu": {
             "lora": {"r": 8, "alpha": 8, "dropout": 0.05},
             "lr": 1e-4,
