@@ -5,7 +5,7 @@ import json
 import pytest
 
 from harc.errors import HarcError
-from harc.methods.loop import final_term
+from harc.methods.loop import end_check, final_term
 
 
 def test_final_term_is_the_mean_of_the_last_tenth_of_the_logged_steps(tmp_path):
@@ -20,3 +20,14 @@ def test_final_term_is_the_mean_of_the_last_tenth_of_the_logged_steps(tmp_path):
     log.write_text("")
     with pytest.raises(HarcError, match="no logged steps"):
         final_term(log, "rerouting")
+
+
+def test_end_check_warns_only_when_the_term_ended_above_its_limit(tmp_path, caplog):
+    log = tmp_path / "train_log.jsonl"
+    log.write_text("".join(json.dumps({"step": k, "kl": k / 10}) + "\n" for k in range(1, 21)))
+    message = "ended at {value:.2f} over the last {tail} steps (unsafe {unsafe})"
+    assert end_check(log, "kl", 2.0, message, unsafe=3) == (pytest.approx(1.95), [])
+    assert not caplog.records
+    _, warnings = end_check(log, "kl", 1.0, message, unsafe=3)
+    assert warnings == ["ended at 1.95 over the last 2 steps (unsafe 3)"]
+    assert warnings[0] in caplog.text

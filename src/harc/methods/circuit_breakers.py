@@ -26,7 +26,6 @@ warns when it did.
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -39,7 +38,7 @@ from pydantic import Field
 from harc.errors import HarcError
 from harc.methods.base import WARNINGS, MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
-from harc.methods.loop import LoopConfig, final_term, train_lora
+from harc.methods.loop import LoopConfig, end_check, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -62,7 +61,6 @@ REROUTE, RETAIN = 0, 1
 # not turned (the paper's trained models end far below it).
 NOT_REROUTED = 0.99
 
-logger = logging.getLogger(__name__)
 
 
 class CircuitBreakersConfig(LoopConfig):
@@ -211,15 +209,12 @@ class CircuitBreakersMethod:
         result = train_lora(
             loaded, config, out, loss, lora=lora, desc="circuit breakers", progress=progress
         )
-        final = final_term(result.log_path, "rerouting")
-        warnings = []
-        if final > NOT_REROUTED:
-            warnings.append(
-                f"circuit breakers: the rerouting term ended at cos {final:.4f} (mean of the last "
-                f"tenth of {result.steps} steps), so the harmful representations were barely "
-                "turned; its gradient vanishes where the adapter is the identity, so this model "
-                "needs more steps or a larger learning rate")
-            logger.warning(warnings[-1])
+        final, warnings = end_check(
+            result.log_path, "rerouting", NOT_REROUTED,
+            "circuit breakers: the rerouting term ended at cos {value:.4f} (mean of the last "
+            "{tail} steps), so the harmful representations were barely turned; its gradient "
+            "vanishes where the adapter is the identity, so this model needs more steps or a "
+            "larger learning rate")
         return saved_adapter_output(
             self.name, loaded, out, result,
             {"target_slots": targets, "final_rerouting": final, WARNINGS: warnings,

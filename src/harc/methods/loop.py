@@ -12,6 +12,7 @@ always leaves ``loaded.model`` without LoRA layers afterwards.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,6 +39,7 @@ from harc.training.optimization import LoraOptimization, MicroStep
 
 MicroLoss = Callable[[PeftModel, int, int], dict[str, torch.Tensor]]
 LOG_FILE = "train_log.jsonl"
+logger = logging.getLogger(__name__)
 
 
 class LoopConfig(MethodConfig):
@@ -68,6 +70,20 @@ def final_term(log_path: Path, term: str) -> float:
         raise HarcError(f"{log_path}: no logged steps")
     tail = values[-max(1, len(values) // 10) :]
     return sum(tail) / len(tail)
+
+
+def end_check(log_path: Path, term: str, limit: float, warning: str,
+              **values: object) -> tuple[float, list[str]]:
+    """A method's end-of-training check: the term's :func:`final_term` and, where it ended
+    above ``limit``, ``warning`` formatted with ``value``, ``tail`` (the steps averaged) and
+    ``values``, logged and returned (the methods keep it in their output's ``extra``)."""
+    value = final_term(log_path, term)
+    if value <= limit:
+        return value, []
+    steps = sum(1 for line in log_path.read_text().splitlines() if line.strip())
+    text = warning.format(value=value, tail=max(1, steps // 10), **values)
+    logger.warning(text)
+    return value, [text]
 
 
 @dataclass

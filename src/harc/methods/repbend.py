@@ -22,7 +22,6 @@ with their answers, plus harmful prompts with their refusals (``safe_refusals``)
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
@@ -35,7 +34,7 @@ from pydantic import Field
 from harc.errors import HarcError
 from harc.methods.base import WARNINGS, MethodOutput, saved_adapter_output
 from harc.methods.budget import FULL, equal_compute
-from harc.methods.loop import LoopConfig, final_term, train_lora
+from harc.methods.loop import LoopConfig, end_check, final_term, train_lora
 from harc.methods.registry import register_method
 from harc.methods.representations import (
     RowBatch,
@@ -57,7 +56,6 @@ from harc.training.sampling import draw
 UNSAFE, SAFE = 0, 1
 # Per-token KL(original || tuned) on the safe responses; a working run stays near 0.1 or below.
 DIVERGED_KL = 1.0
-logger = logging.getLogger(__name__)
 
 
 class RepBendConfig(LoopConfig):
@@ -212,15 +210,12 @@ class RepBendMethod:
             desc="RepBend",
             progress=progress,
         )
-        final_kl = final_term(result.log_path, "kl")
-        warnings = []
-        if final_kl > DIVERGED_KL:
-            warnings.append(
-                f"RepBend diverged: the safe responses' KL ended at {final_kl:.2f} nats per token "
-                f"(mean of the last tenth of {result.steps} steps; unsafe distance "
-                f"{final_term(result.log_path, 'unsafe'):.3g}), so the benign behaviour is gone "
-                "too; its push term is unbounded, so use a smaller learning rate or fewer steps")
-            logger.warning(warnings[-1])
+        final_kl, warnings = end_check(
+            result.log_path, "kl", DIVERGED_KL,
+            "RepBend diverged: the safe responses' KL ended at {value:.2f} nats per token (mean "
+            "of the last {tail} steps; unsafe distance {unsafe:.3g}), so the benign behaviour is "
+            "gone too; its push term is unbounded, so use a smaller learning rate or fewer steps",
+            unsafe=final_term(result.log_path, "unsafe"))
         return saved_adapter_output(
             self.name, loaded, out, result,
             {"target_slots": targets, "final_safe_kl": final_kl, WARNINGS: warnings,
