@@ -20,7 +20,7 @@ counts the embedding slot and padding; ours averages over real tokens of slots 1
 The rerouting term starts at its maximum: where the adapter is the identity, cos(h + d, h)
 has zero gradient in d (it grows like |d|/|h|^2), while the retain distance's gradient has
 unit size from the first step. On a small model at a small budget the term can stay near 1
-for the whole run; :func:`~harc.methods.loop.final_term` reads it back and the method
+for the whole run; :func:`~harc.methods.loop.end_check` reads it back and the method
 warns when it did.
 """
 

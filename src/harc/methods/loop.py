@@ -61,6 +61,12 @@ class LoopConfig(MethodConfig):
 def final_term(log_path: Path, term: str) -> float:
     """Mean of a logged loss term over the last tenth (at least one) of the logged steps: how
     a run ended, read back for the methods' end-of-training checks."""
+    tail = _tail(log_path, term)
+    return sum(tail) / len(tail)
+
+
+def _tail(log_path: Path, term: str) -> list[float]:
+    """The term's values over the last tenth (at least one) of the logged steps."""
     values = [
         float(json.loads(line)[term])
         for line in log_path.read_text().splitlines()
@@ -68,8 +74,7 @@ def final_term(log_path: Path, term: str) -> float:
     ]
     if not values:
         raise HarcError(f"{log_path}: no logged steps")
-    tail = values[-max(1, len(values) // 10) :]
-    return sum(tail) / len(tail)
+    return values[-max(1, len(values) // 10) :]
 
 
 def end_check(log_path: Path, term: str, limit: float, warning: str,
@@ -77,11 +82,11 @@ def end_check(log_path: Path, term: str, limit: float, warning: str,
     """A method's end-of-training check: the term's :func:`final_term` and, where it ended
     above ``limit``, ``warning`` formatted with ``value``, ``tail`` (the steps averaged) and
     ``values``, logged and returned (the methods keep it in their output's ``extra``)."""
-    value = final_term(log_path, term)
+    tail = _tail(log_path, term)
+    value = sum(tail) / len(tail)
     if value <= limit:
         return value, []
-    steps = sum(1 for line in log_path.read_text().splitlines() if line.strip())
-    text = warning.format(value=value, tail=max(1, steps // 10), **values)
+    text = warning.format(value=value, tail=len(tail), **values)
     logger.warning(text)
     return value, [text]
 
